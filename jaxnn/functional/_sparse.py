@@ -1,0 +1,3 @@
+"""Placeholder until the family lands."""
+
+__all__: list[str] = []

@@ -1,0 +1,36 @@
+"""Suite-wide configuration: strict numerics, strict shapes, warnings are errors.
+
+Parity tests compare with torch's CPU float32 kernels, so matrix multiplies run at full
+float32 precision ('highest'); implicit rank promotion raises so that a broadcast that
+should have been an error cannot hide in the library.
+"""
+
+import jax
+import numpy as np
+import pytest
+
+jax.config.update("jax_default_matmul_precision", "highest")
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_seed():
+    """Every test starts from the same global key stream and torch seed."""
+    import jaxnn
+
+    jaxnn.manual_seed(0)
+    try:
+        import torch
+
+        torch.manual_seed(0)
+    except ImportError:  # pragma: no cover - torch is a test dependency
+        pass
+    np.random.seed(0)
+    yield
+
+
+@pytest.fixture
+def x64():
+    """Run a test with 64-bit types enabled (float64 parity is held to 1e-10)."""
+    with jax.enable_x64(True):
+        yield

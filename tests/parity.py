@@ -1,0 +1,175 @@
+"""The parity harness: compare jaxnn with torch, forward and backward, eager and jitted.
+
+A case is "the same computation" in both libraries. The harness feeds identical inputs to
+both, compares outputs, then pulls back one random cotangent (not a plain sum, which would
+hide errors that cancel) through both and compares every input gradient. The jaxnn side is
+run eagerly and under ``jax.jit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+
+# float32: torch's CPU kernels and XLA's differ in summation order, so a relative 1e-5
+# with a matching absolute floor; float64 is held to 1e-10.
+TOL = {
+    np.dtype("float32"): dict(rtol=1e-5, atol=1e-5),
+    np.dtype("float64"): dict(rtol=1e-10, atol=1e-10),
+    np.dtype("float16"): dict(rtol=1e-2, atol=1e-2),
+}
+TOL[jnp.dtype(jnp.bfloat16)] = dict(rtol=2e-2, atol=2e-2)
+
+
+def to_torch(x: Any, requires_grad: bool = False) -> Any:
+    """numpy / jax array -> torch tensor (copied); anything else passes through."""
+    if isinstance(x, jax.Array | np.ndarray):
+        a = np.asarray(x)
+        if a.dtype == jnp.bfloat16:
+            t = torch.from_numpy(a.astype(np.float32).copy()).to(torch.bfloat16)
+        else:
+            t = torch.from_numpy(a.copy())
+        if requires_grad:
+            t.requires_grad_(True)
+        return t
+    if isinstance(x, tuple | list):
+        return type(x)(to_torch(v) for v in x)
+    return x
+
+
+def to_numpy(t: Any) -> Any:
+    """torch tensor / jax array -> numpy (float32 for bfloat16)."""
+    if isinstance(t, torch.Tensor):
+        t = t.detach()
+        if t.dtype == torch.bfloat16:
+            t = t.float()
+        return t.numpy()
+    a = np.asarray(t)
+    if a.dtype == jnp.bfloat16:
+        a = a.astype(np.float32)
+    return a
+
+
+def assert_close(actual: Any, expected: Any, *, rtol: float, atol: float, what: str = "") -> None:
+    """Tree-wise allclose with a message that says which output and by how much."""
+    if isinstance(expected, tuple | list):
+        assert isinstance(actual, tuple | list) and len(actual) == len(expected), (
+            f"{what}: structure differs: {type(actual)} vs {type(expected)}"
+        )
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            assert_close(a, e, rtol=rtol, atol=atol, what=f"{what}[{i}]")
+        return
+    a, e = to_numpy(actual), to_numpy(expected)
+    assert a.shape == e.shape, f"{what}: shape {a.shape} != torch's {e.shape}"
+    np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=what, equal_nan=True)
+
+
+def tolerance(dtype: Any, rtol: float | None = None, atol: float | None = None) -> dict:
+    tol = dict(TOL[np.dtype(dtype)])
+    if rtol is not None:
+        tol["rtol"] = rtol
+    if atol is not None:
+        tol["atol"] = atol
+    return tol
+
+
+def _is_float(x: Any) -> bool:
+    return isinstance(x, jax.Array | np.ndarray) and jnp.issubdtype(x.dtype, jnp.floating)
+
+
+def _leaves(out: Any) -> list:
+    return list(out) if isinstance(out, tuple | list) else [out]
+
+
+def check_function(
+    jfn: Callable,
+    tfn: Callable,
+    args: Sequence[Any],
+    kwargs: dict | None = None,
+    *,
+    grad: bool | Sequence[int] = True,
+    jit: bool = True,
+    rtol: float | None = None,
+    atol: float | None = None,
+    grad_rtol: float | None = None,
+    grad_atol: float | None = None,
+    seed: int = 0,
+) -> Any:
+    """Compare ``jfn(*args, **kwargs)`` with ``tfn(*torch_args, **kwargs)``.
+
+    ``args`` are numpy/jax arrays or plain Python values; arrays are converted for torch.
+    ``grad`` selects which positional floating-point arguments are differentiated (True:
+    all of them, False: none). Outputs may be an array or a tuple of arrays; integer
+    outputs (indices) are compared exactly and not differentiated. Returns jaxnn's output.
+    """
+    kwargs = dict(kwargs or {})
+    jargs = [jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
+    float_pos = [i for i, a in enumerate(jargs) if _is_float(a)]
+    if grad is True:
+        grad_pos = float_pos
+    elif grad is False:
+        grad_pos = []
+    else:
+        grad_pos = list(grad)
+    dtype = jargs[float_pos[0]].dtype if float_pos else jnp.float32
+    tol = tolerance(dtype, rtol, atol)
+    gtol = dict(tol)
+    if grad_rtol is not None:
+        gtol["rtol"] = grad_rtol
+    if grad_atol is not None:
+        gtol["atol"] = grad_atol
+
+    targs = [to_torch(a, requires_grad=(i in grad_pos)) for i, a in enumerate(jargs)]
+    tkwargs = {k: to_torch(v) for k, v in kwargs.items()}
+    tout = tfn(*targs, **tkwargs)
+
+    def call(*dyn):
+        full = list(jargs)
+        for i, v in zip(grad_pos, dyn, strict=True):
+            full[i] = v
+        return jfn(*full, **kwargs)
+
+    dyn = [jargs[i] for i in grad_pos]
+    jout = call(*dyn)
+    assert_close(jout, tout, what="eager output", **tol)
+    if jit:
+        jitted = jax.jit(call)(*dyn)
+        assert_close(jitted, tout, what="jit output", **tol)
+
+    if not grad_pos:
+        return jout
+    tleaves = _leaves(tout)
+    diff_idx = [
+        i for i, t in enumerate(tleaves) if isinstance(t, torch.Tensor) and t.is_floating_point()
+    ]
+    if not diff_idx or not any(tleaves[i].requires_grad for i in diff_idx):
+        return jout
+    rng = np.random.default_rng(seed)
+    cots = {i: rng.standard_normal(tuple(tleaves[i].shape)).astype(to_numpy(tleaves[i]).dtype) for i in diff_idx}
+    tloss = sum((tleaves[i].float() * to_torch(cots[i]).float()).sum() for i in diff_idx if tleaves[i].requires_grad)
+    tgrads = torch.autograd.grad(tloss, [targs[i] for i in grad_pos], allow_unused=True)
+    tgrads = [torch.zeros_like(targs[i]) if g is None else g for i, g in zip(grad_pos, tgrads, strict=True)]
+
+    def loss(*d):
+        leaves = _leaves(call(*d))
+        return sum(
+            jnp.sum(leaves[i].astype(jnp.float32) * jnp.asarray(cots[i]).astype(jnp.float32))
+            for i in diff_idx
+        )
+
+    jgrads = jax.grad(loss, argnums=tuple(range(len(grad_pos))))(*dyn)
+    assert_close(list(jgrads), list(tgrads), what="eager grad", **gtol)
+    if jit:
+        jgrads = jax.jit(jax.grad(loss, argnums=tuple(range(len(grad_pos)))))(*dyn)
+        assert_close(list(jgrads), list(tgrads), what="jit grad", **gtol)
+    return jout
+
+
+def randn(*shape: int, dtype: Any = np.float32, seed: int = 0) -> np.ndarray:
+    """A deterministic standard-normal numpy array."""
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
