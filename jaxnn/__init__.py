@@ -1,6 +1,70 @@
-"""jaxnn: torch.nn's vocabulary on JAX."""
+"""jaxnn: torch.nn's vocabulary on JAX.
+
+``import jaxnn as nn`` gives torch.nn's modules as Equinox pytrees, ``jaxnn.functional``
+gives torch.nn.functional as pure functions, and everything is jittable.
+"""
 
 from . import functional as functional
+from . import init as init
+from ._container import ModuleDict as ModuleDict
+from ._container import ModuleList as ModuleList
+from ._container import ParameterDict as ParameterDict
+from ._container import ParameterList as ParameterList
+from ._container import Sequential as Sequential
+from ._fields import buffer as buffer
+from ._fields import parameter as parameter
+from ._module import Module as Module
+from ._module import Parameter as Parameter
+from ._module import trainable as trainable
 from ._random import manual_seed as manual_seed
+from ._state import BufferUpdateDroppedWarning as BufferUpdateDroppedWarning
+from ._state import forward as forward
+from .modules.activation import CELU as CELU
+from .modules.activation import ELU as ELU
+from .modules.activation import GELU as GELU
+from .modules.activation import GLU as GLU
+from .modules.activation import SELU as SELU
+from .modules.activation import Hardshrink as Hardshrink
+from .modules.activation import Hardsigmoid as Hardsigmoid
+from .modules.activation import Hardswish as Hardswish
+from .modules.activation import Hardtanh as Hardtanh
+from .modules.activation import LeakyReLU as LeakyReLU
+from .modules.activation import LogSigmoid as LogSigmoid
+from .modules.activation import LogSoftmax as LogSoftmax
+from .modules.activation import Mish as Mish
+from .modules.activation import PReLU as PReLU
+from .modules.activation import ReLU as ReLU
+from .modules.activation import ReLU6 as ReLU6
+from .modules.activation import Sigmoid as Sigmoid
+from .modules.activation import SiLU as SiLU
+from .modules.activation import Softmax as Softmax
+from .modules.activation import Softmin as Softmin
+from .modules.activation import Softplus as Softplus
+from .modules.activation import Softshrink as Softshrink
+from .modules.activation import Softsign as Softsign
+from .modules.activation import Tanh as Tanh
+from .modules.activation import Tanhshrink as Tanhshrink
+from .modules.activation import Threshold as Threshold
+from .modules.linear import Bilinear as Bilinear
+from .modules.linear import Flatten as Flatten
+from .modules.linear import Identity as Identity
+from .modules.linear import Lambda as Lambda
+from .modules.linear import Linear as Linear
+from .modules.linear import Unflatten as Unflatten
+
+# INTEGRATION-TEMP: layer families written in parallel; each lists its names in __all__.
+import importlib as _importlib
+
+for _family in ("conv", "pooling", "padding", "normalization", "dropout", "sparse", "recurrent",
+                "attention", "transformer", "loss", "shape"):
+    try:
+        _mod = _importlib.import_module(f".modules.{_family}", __name__)
+    except ModuleNotFoundError:
+        continue
+    except Exception as _e:  # noqa: BLE001
+        print(f"[jaxnn dev] modules.{_family} failed to import: {_e!r}")
+        continue
+    for _n in getattr(_mod, "__all__", []):
+        globals()[_n] = getattr(_mod, _n)
 
 __version__ = "0.1.0"

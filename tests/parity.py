@@ -173,3 +173,119 @@ def check_function(
 def randn(*shape: int, dtype: Any = np.float32, seed: int = 0) -> np.ndarray:
     """A deterministic standard-normal numpy array."""
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def copy_from_torch(jmod: Any, tmod: Any) -> Any:
+    """Load torch's weights into the jaxnn twin through ``state_dict`` (strict); returns it."""
+    result = jmod.load_state_dict(tmod.state_dict())
+    assert not result.missing_keys and not result.unexpected_keys
+    return jmod
+
+
+def check_module(
+    tmod: Any,
+    jmod: Any,
+    inputs: Sequence[Any],
+    kwargs: dict | None = None,
+    *,
+    jit: bool = True,
+    grad: bool = True,
+    check_repr: bool = True,
+    check_buffers: bool = True,
+    rtol: float | None = None,
+    atol: float | None = None,
+    grad_rtol: float | None = None,
+    grad_atol: float | None = None,
+    seed: int = 0,
+) -> Any:
+    """The module parity harness.
+
+    Copies ``tmod``'s state_dict into ``jmod`` and compares, against torch: ``repr``,
+    ``state_dict`` keys, the output, the gradients of every float input and of every
+    parameter (by name), eager and under ``jax.jit``, and - when the forward updates
+    buffers (BatchNorm in training mode) - the buffers returned by ``jaxnn.forward``.
+    The mode (train/eval) of ``tmod`` is copied to ``jmod``.
+    """
+    import equinox as eqx
+
+    import jaxnn
+
+    kwargs = dict(kwargs or {})
+    if check_repr:
+        assert repr(jmod) == repr(tmod), f"repr differs:\n{jmod!r}\n--- torch ---\n{tmod!r}"
+    assert list(jmod.state_dict()) == list(tmod.state_dict()), (
+        f"state_dict keys differ: {list(jmod.state_dict())} vs torch {list(tmod.state_dict())}"
+    )
+    copy_from_torch(jmod, tmod)
+    jmod.train(tmod.training)
+
+    jinputs = [jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in inputs]
+    float_pos = [i for i, a in enumerate(jinputs) if _is_float(a)] if grad else []
+    dtype = jinputs[float_pos[0]].dtype if float_pos else jnp.float32
+    tol = tolerance(dtype, rtol, atol)
+    gtol = dict(tol)
+    if grad_rtol is not None:
+        gtol["rtol"] = grad_rtol
+    if grad_atol is not None:
+        gtol["atol"] = grad_atol
+
+    tinputs = [to_torch(a, requires_grad=(i in float_pos)) for i, a in enumerate(jinputs)]
+    tkwargs = {k: to_torch(v) for k, v in kwargs.items()}
+    for p in tmod.parameters():
+        p.grad = None
+    tout = tmod(*tinputs, **tkwargs)
+
+    params, static = eqx.partition(jmod, jaxnn.trainable(jmod))
+
+    def run(params, *xs):
+        model = eqx.combine(params, static)
+        full = list(jinputs)
+        for i, v in zip(float_pos, xs, strict=True):
+            full[i] = v
+        return jaxnn.forward(model, *full, **kwargs)
+
+    xs = [jinputs[i] for i in float_pos]
+    jout, new_model = run(params, *xs)
+    assert_close(jout, tout, what="eager output", **tol)
+    if jit:
+        jout_jit, new_model_jit = jax.jit(run)(params, *xs)
+        assert_close(jout_jit, tout, what="jit output", **tol)
+    if check_buffers:
+        for name, tbuf in tmod.named_buffers():
+            jbuf = new_model.get_buffer(name)
+            assert_close(jbuf, tbuf, what=f"buffer {name}", **tol)
+            if jit:
+                assert_close(new_model_jit.get_buffer(name), tbuf, what=f"jit buffer {name}", **tol)
+
+    if not grad:
+        return jout
+    tleaves = _leaves(tout)
+    diff_idx = [i for i, t in enumerate(tleaves) if isinstance(t, torch.Tensor) and t.requires_grad]
+    if not diff_idx:
+        return jout
+    rng = np.random.default_rng(seed)
+    cots = {i: rng.standard_normal(tuple(tleaves[i].shape)).astype(to_numpy(tleaves[i]).dtype) for i in diff_idx}
+    tloss = sum((tleaves[i] * to_torch(cots[i])).sum() for i in diff_idx)
+    tparams = [(n, p) for n, p in tmod.named_parameters() if p.requires_grad]
+    wrt = [tinputs[i] for i in float_pos] + [p for _, p in tparams]
+    tgrads = torch.autograd.grad(tloss, wrt, allow_unused=True)
+    tgrads = [torch.zeros_like(w) if g is None else g for w, g in zip(wrt, tgrads, strict=True)]
+
+    def loss(params, *xs):
+        out, _ = run(params, *xs)
+        leaves = _leaves(out)
+        return sum(jnp.sum(leaves[i] * jnp.asarray(cots[i])) for i in diff_idx)
+
+    argnums = tuple(range(1 + len(xs)))
+    for label, fn in [("eager", jax.grad(loss, argnums)), ("jit", jax.jit(jax.grad(loss, argnums)))]:
+        if label == "jit" and not jit:
+            continue
+        g = fn(params, *xs)
+        gparams, gxs = g[0], g[1:]
+        for i, gx in enumerate(gxs):
+            assert_close(gx, tgrads[i], what=f"{label} grad of input {float_pos[i]}", **gtol)
+        named = dict(gparams.named_parameters())
+        for k, (name, _) in enumerate(tparams):
+            assert name in named, f"no jaxnn gradient for parameter {name}"
+            assert_close(named[name], tgrads[len(xs) + k], what=f"{label} grad of {name}", **gtol)
+    return jout

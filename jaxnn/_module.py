@@ -1,0 +1,737 @@
+"""``jaxnn.Module``: an Equinox Module with torch.nn.Module's API.
+
+One object, two worlds (DESIGN rule 2). Outside JAX transformations torch's mutating
+verbs (``train``, ``load_state_dict``, ``to``, attribute assignment, the container verbs)
+edit the module in place and return what torch returns. Inside ``jit``/``grad``/``vmap``
+the module is an immutable pytree and those verbs raise, naming the pure alternative.
+This file is the one place where in-place edits are implemented and guarded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _fields, _random, _state
+from ._fields import _KIND, is_array
+
+_EqxMeta = type(eqx.Module)
+
+
+class _ModuleMeta(_EqxMeta):
+    """Declares the fields ``__init__`` assigns (see ``_fields``) before Equinox sees them."""
+
+    def __new__(mcs, name, bases, namespace, **kwargs):
+        auto = _fields.prepare_namespace(bases, namespace) if bases else []
+        cls = super().__new__(mcs, name, bases, namespace, **kwargs)
+        _fields.install_auto_fields(cls, auto)
+        return cls
+
+
+class _IncompatibleKeys(NamedTuple):
+    missing_keys: list[str]
+    unexpected_keys: list[str]
+
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"_IncompatibleKeys(missing_keys={self.missing_keys}, unexpected_keys={self.unexpected_keys})"
+
+    __str__ = __repr__
+
+
+def _under_transformation() -> bool:
+    try:
+        from jax._src import core
+
+        return not core.trace_state_clean()
+    except Exception:  # pragma: no cover - private API moved; fall back to tracer checks
+        return False
+
+
+def _has_tracer(tree: Any) -> bool:
+    return any(isinstance(x, jax.core.Tracer) for x in jax.tree_util.tree_leaves(tree))
+
+
+try:  # Equinox's set of modules whose __init__ is running (identity-based).
+    from equinox._module._module import _currently_initialising as _EQX_INITIALISING
+except ImportError:  # pragma: no cover - private name moved
+    _EQX_INITIALISING = None
+
+
+def _initialising(module: Any) -> bool:
+    return _EQX_INITIALISING is not None and module in _EQX_INITIALISING
+
+
+def check_mutable(module: Module, verb: str, *values: Any) -> None:
+    """Raise if ``verb`` would edit ``module`` in place inside a JAX transformation.
+
+    A module still inside its own ``__init__`` is being built, not edited: building a model
+    inside ``jit`` is fine.
+    """
+    if _initialising(module):
+        return
+    if _under_transformation() or _has_tracer(module) or _has_tracer(values):
+        name = type(module).__name__
+        raise RuntimeError(
+            f"{name}.{verb} edits the module in place, but it was called inside a JAX "
+            f"transformation (jax.jit, jax.grad, jax.vmap, ...), where a module is an "
+            f"immutable value. Do the edit outside the transformation, or use the pure form: "
+            f"`model = eqx.tree_at(lambda m: m.<attribute>, model, new_value)` to replace a "
+            f"part, `jaxnn.functional_call(model, params_and_buffers, args)` to run with other "
+            f"arrays, or `out, model = jaxnn.forward(model, x)` to get updated buffers back."
+        )
+
+
+def _to_array(value: Any, name: str) -> Any:
+    """numpy / jax / torch tensor -> jax array (torch only by duck typing: never imported)."""
+    if isinstance(value, jax.Array):
+        return value
+    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":
+            return jnp.asarray(value.float().numpy()).astype(jnp.bfloat16)
+        return jnp.asarray(value.numpy())
+    if isinstance(value, np.ndarray | np.generic | int | float | bool):
+        return jnp.asarray(value)
+    raise TypeError(
+        f"state_dict[{name!r}] must be an array (numpy, jax or torch), got {type(value).__name__}."
+    )
+
+
+def _shape_str(shape: tuple[int, ...]) -> str:
+    return f"torch.Size([{', '.join(str(int(s)) for s in shape)}])"
+
+
+class Module(eqx.Module, metaclass=_ModuleMeta):
+    """Base class for all jaxnn modules: ``torch.nn.Module`` as an Equinox pytree.
+
+    Subclass it as in torch: assign layers in ``__init__`` (no annotations needed) and write
+    ``forward``. Calling the module calls ``forward``; a layer that needs randomness takes
+    ``key=``. The module is a pytree: ``jax.jit(f)(model)``, ``jax.grad``, ``eqx.tree_at``
+    and ``optax`` take it directly.
+
+    >>> import jaxnn as nn, jax.numpy as jnp
+    >>> class MyModel(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc = nn.Linear(100, 10)
+    ...         self.relu = nn.ReLU()
+    ...     def forward(self, x):
+    ...         return self.relu(self.fc(x))
+    >>> model = MyModel()
+    >>> model
+    MyModel(
+      (fc): Linear(in_features=100, out_features=10, bias=True)
+      (relu): ReLU()
+    )
+    >>> model(jnp.ones((2, 100))).shape
+    (2, 10)
+    """
+
+    training: bool = eqx.field(static=True, default=True, init=False, repr=False)
+    _frozen: frozenset = eqx.field(static=True, default=frozenset(), init=False, repr=False)
+    _registered_buffers: tuple = eqx.field(static=True, default=(), init=False, repr=False)
+
+    # Plain attribute lookup: Equinox wraps bound methods in pytrees, which torch code
+    # never needs and which would change ``print(model.parameters)``.
+    __getattribute__ = object.__getattribute__
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Module:
+        self = super().__new__(cls, *args, **kwargs)
+        d = self.__dict__
+        d["training"] = True
+        d["_frozen"] = frozenset()
+        d["_registered_buffers"] = ()
+        return self
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # ``super().__init__()`` in a torch-style subclass lands here and does nothing.
+        if args or kwargs:
+            raise TypeError(f"Module.__init__() takes no arguments, got {args!r} {kwargs!r}.")
+
+    def __check_init__(self) -> None:
+        if isinstance(self, _DynamicChildren):
+            check_no_hidden_sharing(self)
+            return
+        for f in _dynamic_fields(type(self)):
+            value = self.__dict__.get(f.name)
+            if isinstance(value, list | tuple | dict) and any(
+                isinstance(v, eqx.Module)
+                for v in jax.tree_util.tree_leaves(value, is_leaf=lambda x: isinstance(x, eqx.Module))
+            ):
+                kind = "ModuleDict" if isinstance(value, dict) else "ModuleList"
+                raise TypeError(
+                    f"{type(self).__name__}.{f.name} is a plain {type(value).__name__} of modules; "
+                    f"torch would not register them and jaxnn cannot list their parameters. "
+                    f"Wrap it: self.{f.name} = nn.{kind}(...)."
+                )
+        check_no_hidden_sharing(self)
+
+    # ------------------------------------------------------------------ attributes
+    def __setattr__(self, name: str, value: Any) -> None:
+        names = _field_names(type(self))
+        if name not in names:
+            if isinstance(self, _DynamicChildren) and not name.startswith("_"):
+                self.add_module(name, value)
+                return
+            raise AttributeError(
+                f"{type(self).__name__} has no field {name!r}, and fields cannot be added to a "
+                f"jaxnn module after its class is defined. jaxnn declares the attributes that "
+                f"__init__ assigns as `self.{name} = ...`; for names made at run time "
+                f"(setattr, loops) use a container: `self.layers = nn.ModuleList([...])` or "
+                f"`nn.ModuleDict({{...}})`, or declare `{name}: Any` in the class body."
+            )
+        value = _fields.box(type(self), name, value)
+        try:
+            eqx.Module.__setattr__(self, name, value)
+        except dataclasses.FrozenInstanceError:
+            self._set_field(name, value, verb=f"{name} = ...")
+
+    def _set_field(self, name: str, value: Any, *, verb: str) -> None:
+        check_mutable(self, verb, value)
+        if isinstance(value, Module):
+            check_no_hidden_sharing(value)
+        object.__setattr__(self, name, value)
+
+    # ------------------------------------------------------------------ calling
+    def __call__(self, *args: Any, key: jax.Array | None = None, **kwargs: Any) -> Any:
+        """Run ``forward``; ``key`` goes to ``forward`` if it takes one, else to a key scope."""
+        forward = self.forward
+        if key is None:
+            return forward(*args, **kwargs)
+        if _accepts_key(type(self)):
+            return forward(*args, key=key, **kwargs)
+        with _random.forward_key(key):
+            return forward(*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(
+            f'Module [{type(self).__name__}] is missing the required "forward" function: '
+            f"define `def forward(self, x): ...` (or `__call__`)."
+        )
+
+    # ------------------------------------------------------------------ members
+    def _named_members_own(self) -> Iterator[tuple[str, Any, str]]:
+        """(name, value, kind) for own parameters, buffers, then children, in torch's order.
+
+        kind is 'param', 'buffer', 'buffer_np' (non-persistent) or 'module'. None-valued
+        registered parameters/buffers (``bias=False``) are skipped, as torch's state_dict does.
+        """
+        params, buffers, children = [], [], []
+        registered = self._registered_buffers
+        for f in _dynamic_fields(type(self)):
+            value = self.__dict__.get(f.name)
+            if isinstance(value, Module):
+                children.append((f.name, value, "module"))
+            elif is_array(value):
+                kind = f.metadata.get(_KIND)
+                reg = dict(registered).get(f.name)
+                if kind == "buffer" or reg is not None:
+                    persistent = f.metadata.get("persistent", True) if reg is None else reg
+                    buffers.append((f.name, value, "buffer" if persistent else "buffer_np"))
+                else:
+                    params.append((f.name, value, "param"))
+        yield from params
+        yield from buffers
+        yield from children
+
+    def _stored_members(self) -> Iterator[tuple[str, Any, str]]:
+        """Members as the pytree stores them (containers: each shared object once)."""
+        yield from self._named_members_own()
+
+    def _set_member(self, name: str, value: Any) -> None:
+        """Replace one own parameter, buffer or child (no guard: callers guard)."""
+        object.__setattr__(self, name, value)
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        seen: set[int] = set()
+        for name, value, kind in self._named_members_own():
+            if kind == "module" and id(value) not in seen:
+                seen.add(id(value))
+                yield name, value
+
+    def children(self) -> Iterator[Module]:
+        for _, m in self.named_children():
+            yield m
+
+    def _all_children(self) -> Iterator[tuple[str, Module]]:
+        for name, value, kind in self._named_members_own():
+            if kind == "module":
+                yield name, value
+
+    def _stored_children(self) -> Iterator[tuple[str, Module]]:
+        """Children as the pytree stores them: every field (containers: each object once)."""
+        yield from self._all_children()
+
+    def named_modules(
+        self, memo: set[int] | None = None, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Module]]:
+        if memo is None:
+            memo = set()
+        if id(self) in memo and remove_duplicate:
+            return
+        if remove_duplicate:
+            memo.add(id(self))
+        yield prefix, self
+        children = self.named_children() if remove_duplicate else self._all_children()
+        for name, module in children:
+            sub = prefix + ("." if prefix else "") + name
+            yield from module.named_modules(memo, sub, remove_duplicate)
+
+    def modules(self) -> Iterator[Module]:
+        for _, m in self.named_modules():
+            yield m
+
+    def _named_arrays(
+        self, kinds: tuple[str, ...], prefix: str, recurse: bool, remove_duplicate: bool
+    ) -> Iterator[tuple[str, jax.Array]]:
+        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        seen: set[int] = set()
+        for mod_prefix, module in mods:
+            for name, value, kind in module._named_members_own():
+                if kind not in kinds:
+                    continue
+                if remove_duplicate:
+                    if id(value) in seen:
+                        continue
+                    seen.add(id(value))
+                yield mod_prefix + ("." if mod_prefix else "") + name, value
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, jax.Array]]:
+        yield from self._named_arrays(("param",), prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[jax.Array]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, jax.Array]]:
+        yield from self._named_arrays(("buffer", "buffer_np"), prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[jax.Array]:
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def get_submodule(self, target: str) -> Module:
+        if target == "":
+            return self
+        module: Module = self
+        for item in target.split("."):
+            children = dict(module._all_children())
+            if item not in children:
+                raise AttributeError(
+                    f"{module._get_name()} has no attribute `{item}` (looking up submodule "
+                    f"{target!r}); its children are {list(children)}."
+                )
+            module = children[item]
+        return module
+
+    def _get_array(self, target: str, kinds: tuple[str, ...], what: str) -> jax.Array:
+        module_path, _, name = target.rpartition(".")
+        module = self.get_submodule(module_path)
+        for n, value, kind in module._named_members_own():
+            if n == name and kind in kinds:
+                return value
+        raise AttributeError(f"{module._get_name()} has no {what} `{name}` ({target!r}).")
+
+    def get_parameter(self, target: str) -> jax.Array:
+        return self._get_array(target, ("param",), "parameter")
+
+    def get_buffer(self, target: str) -> jax.Array:
+        return self._get_array(target, ("buffer", "buffer_np"), "buffer")
+
+    # ------------------------------------------------------------------ registration
+    def register_buffer(self, name: str, tensor: Any, persistent: bool = True) -> None:
+        """Declare ``name`` a buffer (call in ``__init__``, as in torch)."""
+        if name not in _field_names(type(self)):
+            raise KeyError(
+                f"register_buffer({name!r}, ...): {type(self).__name__} has no field {name!r}; "
+                f"call it with a literal name in __init__ so jaxnn can declare the field."
+            )
+        value = None if tensor is None else _to_array(tensor, name)
+        regs = tuple((n, p) for n, p in self._registered_buffers if n != name) + ((name, persistent),)
+        object.__setattr__(self, "_registered_buffers", regs)
+        setattr(self, name, value)
+
+    def register_parameter(self, name: str, param: Any) -> None:
+        setattr(self, name, None if param is None else _to_array(param, name))
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        _check_module(module, allow_none=True)
+        setattr(self, name, module)
+
+    register_module = add_module
+
+    # ------------------------------------------------------------------ state dict
+    def _state_items(self, prefix: str = "", keep_np: bool = False) -> Iterator[tuple[str, Any, Module, str]]:
+        """(full key, value, owner, own name) for every state entry, duplicates included."""
+        for name, value, kind in self._named_members_own():
+            key = prefix + name
+            if kind == "module":
+                yield from value._state_items(key + ".", keep_np)
+            elif kind != "buffer_np" or keep_np:
+                yield key, value, self, name
+
+    def state_dict(self, *args: Any, destination: Any = None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
+        """Parameters and persistent buffers under torch's keys, in torch's order."""
+        if args:
+            raise TypeError("state_dict() takes keyword arguments only: destination=, prefix=, keep_vars=.")
+        out = OrderedDict() if destination is None else destination
+        for key, value, _, _ in self._state_items(prefix):
+            out[key] = value
+        return out
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> _IncompatibleKeys:
+        """Copy arrays from ``state_dict`` into this module, in place, as torch does.
+
+        Accepts numpy arrays, jax arrays and torch tensors. Values are cast to each
+        parameter's dtype (``assign=True`` keeps the checkpoint's dtype). Returns torch's
+        ``(missing_keys, unexpected_keys)``; with ``strict=True`` any of those, and always
+        a shape mismatch, raise torch's error before anything is changed.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
+        check_mutable(self, "load_state_dict", [v for v in state_dict.values() if isinstance(v, jax.Array)])
+        expected: dict[str, list[tuple[Module, str, Any]]] = OrderedDict()
+        for key, current, owner, name in self._state_items():
+            expected.setdefault(key, []).append((owner, name, current))
+        missing = [k for k in expected if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in expected]
+        errors = []
+        updates = []
+        for key, targets in expected.items():
+            if key not in state_dict:
+                continue
+            value = _to_array(state_dict[key], key)
+            for owner, name, current in targets:
+                if tuple(value.shape) != tuple(current.shape):
+                    errors.append(
+                        f"size mismatch for {key}: copying a param with shape {_shape_str(value.shape)} "
+                        f"from checkpoint, the shape in current model is {_shape_str(current.shape)}."
+                    )
+                    break
+                new = value if assign else value.astype(current.dtype)
+                updates.append((owner, name, new))
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected)))
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in missing)))
+        if errors:
+            hint = (
+                "\n\tFix: the keys and shapes must be those of this model's state_dict() "
+                "(print(list(model.state_dict()))); pass strict=False to load a subset."
+            )
+            raise RuntimeError(
+                "Error(s) in loading state_dict for {}:\n\t{}".format(self._get_name(), "\n\t".join(errors)) + hint
+            )
+        for owner, name, new in updates:
+            owner._set_member(name, new)
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ modes and dtypes
+    def train(self, mode: bool = True) -> Module:
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode is expected to be boolean, got {mode!r}.")
+        check_mutable(self, "train")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Mark every parameter trainable or frozen (see ``jaxnn.trainable``)."""
+        check_mutable(self, "requires_grad_")
+        for m in self.modules():
+            names = frozenset(n for n, _, k in m._named_members_own() if k == "param")
+            object.__setattr__(m, "_frozen", frozenset() if requires_grad else names)
+        return self
+
+    def parameter_requires_grad(self, name: str) -> bool:
+        """Whether the parameter ``name`` (dotted) is trained: torch's ``p.requires_grad``."""
+        module_path, _, own = name.rpartition(".")
+        self.get_parameter(name)
+        return own not in self.get_submodule(module_path)._frozen
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Cast floating parameters and buffers to a dtype and/or move them to a device, in place.
+
+        ``model.to(jnp.bfloat16)``, ``model.to("cpu")``, ``model.to(jax.devices()[0])``.
+        """
+        dtype = kwargs.pop("dtype", None)
+        device = kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}.")
+        for a in args:
+            if isinstance(a, str | jax.Device):
+                device = a
+            else:
+                dtype = a
+        check_mutable(self, "to")
+        if dtype is not None:
+            dtype = _check_float_dtype(dtype)
+        if isinstance(device, str):
+            device = _device_from_string(device)
+        for m in self.modules():
+            for name, value, kind in list(m._named_members_own()):
+                if kind == "module":
+                    continue
+                new = value
+                if dtype is not None and jnp.issubdtype(value.dtype, jnp.floating):
+                    new = new.astype(dtype)
+                if device is not None:
+                    new = jax.device_put(new, device)
+                if new is not value:
+                    m._set_member(name, new)
+        return self
+
+    def float(self) -> Module:
+        return self.to(jnp.float32)
+
+    def double(self) -> Module:
+        return self.to(jnp.float64)
+
+    def half(self) -> Module:
+        return self.to(jnp.float16)
+
+    def bfloat16(self) -> Module:
+        return self.to(jnp.bfloat16)
+
+    def cpu(self) -> Module:
+        return self.to("cpu")
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """No-op: JAX gradients are values returned by ``jax.grad``, not stored on modules."""
+
+    # ------------------------------------------------------------------ buffers in forward
+    def update_buffers(self, **values: jax.Array) -> None:
+        """Report new buffer values from ``forward`` (torch: ``self.running_mean.copy_(...)``).
+
+        Inside ``jaxnn.forward`` the values come back in the returned model; in a plain
+        call they are dropped with a one-time warning (DESIGN rule 7).
+        """
+        _state.record(self, values)
+
+    def buffer_value(self, name: str) -> jax.Array:
+        """The buffer's current value in this forward pass (after earlier updates to it)."""
+        return _state.current(self, name, self.__dict__[name])
+
+    # ------------------------------------------------------------------ printing
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({key}): {_addindent(repr(m), 2)}" for key, m in self._all_children()]
+        lines = extra_lines + child_lines
+        main = self._get_name() + "("
+        if lines:
+            if len(extra_lines) == 1 and not child_lines:
+                main += extra_lines[0]
+            else:
+                main += "\n  " + "\n  ".join(lines) + "\n"
+        return main + ")"
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()))
+
+
+class _DynamicChildren:
+    """Marker: containers accept ``module.name = child`` for new names (torch's add_module)."""
+
+
+def _addindent(s: str, num_spaces: int) -> str:
+    lines = s.split("\n")
+    if len(lines) == 1:
+        return s
+    first = lines.pop(0)
+    rest = [(num_spaces * " ") + line if line.strip() else "" for line in lines]
+    return first + "\n" + "\n".join(rest)
+
+
+def _check_module(module: Any, allow_none: bool = False) -> None:
+    if module is None and allow_none:
+        return
+    if not isinstance(module, Module):
+        hint = ""
+        if type(module).__module__.startswith("torch"):
+            hint = " Convert torch modules with jaxnn.from_torch(module)."
+        elif isinstance(module, eqx.Module):
+            hint = " Wrap Equinox modules: jaxnn.Lambda(eqx_module)."
+        elif callable(module):
+            hint = " Wrap a function as a layer: jaxnn.Lambda(fn)."
+        raise TypeError(f"{type(module).__module__}.{type(module).__qualname__} is not a jaxnn Module subclass.{hint}")
+
+
+def _check_float_dtype(dtype: Any) -> Any:
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"to(): {dtype!r} is neither a dtype nor a device.") from None
+    if not jnp.issubdtype(dt, jnp.floating):
+        raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dt}.")
+    if dt == jnp.float64 and not jax.config.jax_enable_x64:
+        raise ValueError(
+            "to(float64): JAX has 64-bit types disabled, so the arrays would silently stay "
+            "float32. Enable them first: jax.config.update('jax_enable_x64', True)."
+        )
+    return dt
+
+
+def _device_from_string(device: str) -> jax.Device:
+    platform = {"cuda": "gpu", "gpu": "gpu", "cpu": "cpu", "tpu": "tpu"}.get(device.split(":")[0])
+    if platform is None:
+        raise ValueError(f"to({device!r}): unknown device; use 'cpu', 'cuda'/'gpu', 'tpu' or a jax.Device.")
+    index = int(device.split(":")[1]) if ":" in device else 0
+    try:
+        return jax.devices(platform)[index]
+    except RuntimeError as e:
+        raise RuntimeError(f"to({device!r}): no {platform} device is available to JAX ({e}).") from None
+
+
+_FIELD_CACHE: dict[type, tuple[dataclasses.Field, ...]] = {}
+_NAMES_CACHE: dict[type, frozenset[str]] = {}
+_KEY_CACHE: dict[type, bool] = {}
+
+
+def _dynamic_fields(cls: type) -> tuple[dataclasses.Field, ...]:
+    fields = _FIELD_CACHE.get(cls)
+    if fields is None:
+        fields = tuple(f for f in dataclasses.fields(cls) if not f.metadata.get("static", False))
+        _FIELD_CACHE[cls] = fields
+    return fields
+
+
+def _field_names(cls: type) -> frozenset[str]:
+    names = _NAMES_CACHE.get(cls)
+    if names is None:
+        names = frozenset(f.name for f in dataclasses.fields(cls))
+        _NAMES_CACHE[cls] = names
+    return names
+
+
+def _accepts_key(cls: type) -> bool:
+    accepts = _KEY_CACHE.get(cls)
+    if accepts is None:
+        try:
+            params = inspect.signature(cls.forward).parameters
+        except (TypeError, ValueError):
+            params = {}
+        accepts = "key" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+        _KEY_CACHE[cls] = accepts
+    return accepts
+
+
+def check_no_hidden_sharing(root: Module) -> None:
+    """Raise if one module object is reachable through two pytree paths.
+
+    Containers store a module placed twice once (DESIGN rule 8), so sharing among siblings
+    of one container is safe. Anywhere else the pytree would hold two copies that train
+    apart; that is refused with the supported way to share.
+    """
+    seen: dict[int, str] = {}
+
+    def walk(module: Module, path: str) -> None:
+        for name, child in module._stored_children():
+            sub = f"{path}.{name}" if path else name
+            if id(child) in seen:
+                raise ValueError(
+                    f"The same {child._get_name()} object is placed at {seen[id(child)]!r} and at "
+                    f"{sub!r}. jaxnn stores a module shared between siblings of one container once, "
+                    f"but sharing across different parents or attributes would train two copies. "
+                    f"Share it within one container (nn.Sequential(shared, act, shared)) or keep one "
+                    f"attribute and call it twice in forward."
+                )
+            seen[id(child)] = sub
+            walk(child, sub)
+
+    walk(root, "")
+
+
+def Parameter(data: Any, requires_grad: bool = True) -> jax.Array:  # noqa: N802 - torch's name
+    """``nn.Parameter(x)``: in jaxnn any array assigned to a module is a parameter.
+
+    Returns ``x`` as a jax array; ``requires_grad=False`` is expressed on the module with
+    ``requires_grad_(False)`` instead, since arrays carry no flags.
+    """
+    if not requires_grad:
+        raise ValueError(
+            "Parameter(x, requires_grad=False): jax arrays carry no flags. Assign the array and "
+            "call module.requires_grad_(False), or register it as a buffer."
+        )
+    return _to_array(data, "Parameter")
+
+
+_ = typing  # typing is imported for users' annotations resolved by dataclasses
+
+
+def rebuild(root: Module, leaf: Callable[[Module, str, str, Any], Any]) -> Module:
+    """A copy of ``root`` (every module cloned once, sharing kept) with arrays mapped.
+
+    ``leaf(module, name, kind, value)`` gives the new value of each own parameter and
+    buffer of each original module. Nothing in ``root`` changes.
+    """
+    memo: dict[int, Module] = {}
+
+    def clone(module: Module) -> Module:
+        done = memo.get(id(module))
+        if done is not None:
+            return done
+        new = object.__new__(type(module))
+        new.__dict__.update(module.__dict__)
+        memo[id(module)] = new
+        for name, value, kind in module._stored_members():
+            new._set_member(name, clone(value) if kind == "module" else leaf(module, name, kind, value))
+        return new
+
+    return clone(root)
+
+
+def trainable(model: Module) -> Module:
+    """The mask of trainable leaves: True for parameters that require grad, else False.
+
+    A pytree with ``model``'s structure, for ``eqx.partition(model, mask)``,
+    ``eqx.filter_grad`` and ``optax.masked``: buffers (BatchNorm statistics) and frozen
+    parameters (``requires_grad_(False)``) are False, so optimizers never touch them.
+
+    >>> import jaxnn as nn, equinox as eqx
+    >>> model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    >>> params, rest = eqx.partition(model, nn.trainable(model))
+    >>> [k for k, v in nn.trainable(model).state_dict().items() if v]
+    ['0.weight', '0.bias', '1.weight', '1.bias']
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"trainable(model) takes a jaxnn Module, got {type(model).__name__}.")
+
+    def leaf(module: Module, name: str, kind: str, value: Any) -> Any:
+        ok = kind == "param" and name not in module._frozen and jnp.issubdtype(value.dtype, jnp.inexact)
+        return jax.tree_util.tree_map(lambda _: ok, value)
+
+    mask = rebuild(model, leaf)
+    return jax.tree_util.tree_map(lambda x: x if isinstance(x, bool) else False, mask)

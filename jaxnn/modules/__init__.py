@@ -1,0 +1,1 @@
+"""Layers: one family a file, each a thin module over ``jaxnn.functional``."""
