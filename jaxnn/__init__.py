@@ -19,6 +19,16 @@ from ._module import trainable as trainable
 from ._random import manual_seed as manual_seed
 from ._state import BufferUpdateDroppedWarning as BufferUpdateDroppedWarning
 from ._state import forward as forward
+from ._state import functional_call as functional_call
+from .interop import CheckpointError as CheckpointError
+from .interop import from_torch as from_torch
+from .interop import load as load
+from .interop import load_checkpoint as load_checkpoint
+from .interop import load_torch as load_torch
+from .interop import save as save
+from .interop import save_checkpoint as save_checkpoint
+from .interop import to_torch as to_torch
+from .interop import to_torch_state_dict as to_torch_state_dict
 from .modules.activation import CELU as CELU
 from .modules.activation import ELU as ELU
 from .modules.activation import GELU as GELU

@@ -91,3 +91,70 @@ def forward(model: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         return value
 
     return out, rebuild(model, leaf)
+
+
+def functional_call(
+    module: Any,
+    parameter_and_buffer_dicts: Any,
+    args: Any = None,
+    kwargs: dict[str, Any] | None = None,
+    *,
+    tie_weights: bool = True,
+    strict: bool = False,
+) -> Any:
+    """Run ``module`` with the given arrays in place of its own, without changing it.
+
+    ``torch.func.functional_call``'s signature: ``parameter_and_buffer_dicts`` maps
+    state_dict names to arrays (a dict, or a tuple of dicts); names not given keep the
+    module's arrays (``strict=True`` requires all). A module shared under two names is one
+    module: giving either name sets both (``tie_weights``). Works under ``jit`` and ``grad``.
+
+    >>> import jaxnn as nn, jax.numpy as jnp
+    >>> m = nn.Linear(2, 1)
+    >>> nn.functional_call(m, {"weight": jnp.ones((1, 2)), "bias": jnp.zeros(1)}, (jnp.ones(2),))
+    Array([2.], dtype=float32)
+    """
+    from ._module import Module, rebuild
+
+    if not isinstance(module, Module):
+        raise TypeError(f"functional_call(module, ...) takes a jaxnn Module, got {type(module).__name__}.")
+    dicts = parameter_and_buffer_dicts
+    if isinstance(dicts, tuple | list):
+        merged: dict[str, Any] = {}
+        for d in dicts:
+            overlap = set(merged) & set(d)
+            if overlap:
+                raise ValueError(f"functional_call: {sorted(overlap)} appear in more than one dict.")
+            merged.update(d)
+        dicts = merged
+    if not hasattr(dicts, "items"):
+        raise TypeError(f"parameter_and_buffer_dicts must be a dict of name -> array, got {type(dicts).__name__}.")
+    by_owner: dict[tuple[int, str], Any] = {}
+    names: dict[tuple[int, str], list[str]] = {}
+    for full, _, owner, own in module._state_items(keep_np=True):
+        names.setdefault((id(owner), own), []).append(full)
+    known = {n for group in names.values() for n in group}
+    unknown = sorted(set(dicts) - known)
+    if unknown:
+        raise ValueError(
+            f"functional_call: {unknown} are not parameters or buffers of {module._get_name()}; "
+            f"its names are {sorted(known)}."
+        )
+    for slot, group in names.items():
+        given = [n for n in group if n in dicts]
+        if len(given) > 1 and tie_weights and len({id(dicts[n]) for n in given}) > 1:
+            raise ValueError(f"functional_call: tied names {given} were given different arrays.")
+        if given:
+            by_owner[slot] = dicts[given[0]]
+        elif strict:
+            raise ValueError(f"functional_call(strict=True): missing {group[0]!r}.")
+
+    def leaf(owner: Any, name: str, kind: str, value: Any) -> Any:
+        return by_owner.get((id(owner), name), value)
+
+    new = rebuild(module, leaf)
+    if args is None:
+        args = ()
+    elif not isinstance(args, tuple):
+        args = (args,)
+    return new(*args, **(kwargs or {}))
