@@ -19,6 +19,8 @@ from ._module import trainable as trainable
 from ._random import manual_seed as manual_seed
 from ._state import BufferUpdateDroppedWarning as BufferUpdateDroppedWarning
 from ._state import forward as forward
+from ._summary import Summary as Summary
+from ._summary import summary as summary
 from ._state import functional_call as functional_call
 from .interop import CheckpointError as CheckpointError
 from .interop import from_torch as from_torch

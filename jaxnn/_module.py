@@ -146,6 +146,12 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     # never needs and which would change ``print(model.parameters)``.
     __getattribute__ = object.__getattribute__
 
+    # Identity semantics, as torch.nn.Module: modules are hashable (usable as callables in
+    # jax.lax.cond, as dict keys) and ``==`` means "the same module". Equinox's structural
+    # comparison stays available as ``eqx.tree_equal``.
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
+
     def __new__(cls, *args: Any, **kwargs: Any) -> Module:
         self = super().__new__(cls, *args, **kwargs)
         d = self.__dict__
@@ -208,11 +214,15 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         """Run ``forward``; ``key`` goes to ``forward`` if it takes one, else to a key scope."""
         forward = self.forward
         if key is None:
-            return forward(*args, **kwargs)
-        if _accepts_key(type(self)):
-            return forward(*args, key=key, **kwargs)
-        with _random.forward_key(key):
-            return forward(*args, **kwargs)
+            out = forward(*args, **kwargs)
+        elif _accepts_key(type(self)):
+            out = forward(*args, key=key, **kwargs)
+        else:
+            with _random.forward_key(key):
+                out = forward(*args, **kwargs)
+        for record in _recorders:
+            record(self, out)
+        return out
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
@@ -560,6 +570,11 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()))
+
+
+# Observers of every module call (``jaxnn.summary``); empty in normal use, so a call costs
+# one truthiness check at trace time.
+_recorders: list[Callable[[Module, Any], None]] = []
 
 
 class _DynamicChildren:

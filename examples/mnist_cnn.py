@@ -1,0 +1,53 @@
+"""Seed 002's CNN (conv-relu-pool x2, fc) trained on MNIST-style digits.
+
+``--batchnorm`` adds BatchNorm2d after each conv (its running statistics come back through
+``jaxnn.forward``); ``--dropout P`` adds Dropout before the classifier (keys are split per
+step). Run: ``python examples/mnist_cnn.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+import jaxnn as nn  # noqa: E402
+
+
+class CNN(nn.Module):
+    def __init__(self, batchnorm: bool = False, dropout: float = 0.0):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels=1, out_channels=16, kernel_size=3, stride=1, padding=1)
+        self.bn1 = nn.BatchNorm2d(16) if batchnorm else nn.Identity()
+        self.relu = nn.ReLU()
+        self.pool = nn.MaxPool2d(kernel_size=2, stride=2)
+        self.conv2 = nn.Conv2d(in_channels=16, out_channels=32, kernel_size=3, stride=1, padding=1)
+        self.bn2 = nn.BatchNorm2d(32) if batchnorm else nn.Identity()
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(32 * 7 * 7, 10)
+
+    def forward(self, x):
+        x = self.pool(self.relu(self.bn1(self.conv1(x))))
+        x = self.pool(self.relu(self.bn2(self.conv2(x))))
+        x = x.reshape(-1, 32 * 7 * 7)  # torch: x.view(-1, 32 * 7 * 7)
+        return self.fc(self.dropout(x))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = _common.parser(__doc__.splitlines()[0], epochs=10, batch_size=64, lr=2e-3, out="runs/mnist_cnn")
+    p.add_argument("--batchnorm", action="store_true")
+    p.add_argument("--dropout", type=float, default=0.0)
+    args = p.parse_args(argv)
+    data = _common.load_data(args)
+    nn.manual_seed(args.seed)
+    model = CNN(args.batchnorm, args.dropout)
+    print(model)
+    optimizer = _common.optimizer(args, len(data.train_y))
+    make_step = _common.classification_step(model, optimizer)
+    return _common.train(args, data, model, optimizer, make_step)
+
+
+if __name__ == "__main__":
+    main()

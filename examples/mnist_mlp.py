@@ -1,0 +1,45 @@
+"""Seed 003's MLP, ``nn.Sequential(OrderedDict(h1, relu1, out))``, trained on MNIST-style digits.
+
+Run: ``python examples/mnist_mlp.py`` (embedded digits, no download) or with
+``--data-dir DIR`` holding MNIST's IDX files.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import OrderedDict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import _common  # noqa: E402
+
+import jaxnn as nn  # noqa: E402
+
+
+def build_model() -> nn.Module:
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("flatten", nn.Flatten()),  # seed 003 flattens with x.view(N, -1) outside
+                ("h1", nn.Linear(28 * 28, 32)),
+                ("relu1", nn.ReLU()),
+                ("out", nn.Linear(32, 10)),
+                # seed 003 ends with nn.Softmax(dim=1); cross_entropy takes logits instead.
+            ]
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = _common.parser(__doc__.splitlines()[0], epochs=30, batch_size=64, lr=3e-3, out="runs/mnist_mlp").parse_args(argv)
+    data = _common.load_data(args)
+    nn.manual_seed(args.seed)
+    model = build_model()
+    print(model)
+    optimizer = _common.optimizer(args, len(data.train_y))
+    make_step = _common.classification_step(model, optimizer)
+    return _common.train(args, data, model, optimizer, make_step)
+
+
+if __name__ == "__main__":
+    main()
