@@ -1,0 +1,372 @@
+"""Training-step timings: PyTorch eager vs hand-written JAX vs jaxnn, side by side, one process.
+
+For each model, every implementation trains on the same shapes with Adam in float32. The
+implementations are timed interleaved (round-robin over repeats) so that machine noise hits
+all of them alike; the table reports the median microseconds per step, the ratio to torch
+eager (torch time / other time: > 1 means faster than torch), jaxnn's time relative to the
+hand-written JAX step (<= 1.05 is the target), and compile times.
+
+Run: ``python benchmarks/run.py`` (``--quick`` for a smoke run, ``--out FILE`` to write
+the markdown table). Runs unchanged on a GPU (torch stays on the CPU there unless CUDA
+torch is installed, in which case it uses the GPU too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jaxnn as nn
+import jaxnn.functional as F
+
+
+@dataclass
+class Case:
+    name: str
+    batch: int
+    x_shape: tuple[int, ...]
+    classes: int
+    jaxnn_model: Callable[[], nn.Module]
+    torch_model: Callable[[], object]
+    handwritten: Callable[[jax.Array], tuple[dict, Callable]] | None
+
+
+# ---------------------------------------------------------------- hand-written JAX
+def _dense(key, n_in, n_out):
+    k1, k2 = jax.random.split(key)
+    bound = 1 / np.sqrt(n_in)
+    return {"w": jax.random.uniform(k1, (n_in, n_out), minval=-bound, maxval=bound), "b": jax.random.uniform(k2, (n_out,), minval=-bound, maxval=bound)}
+
+
+def hand_mlp(sizes):
+    def init(key):
+        keys = jax.random.split(key, len(sizes) - 1)
+        return {f"l{i}": _dense(k, a, b) for i, (k, a, b) in enumerate(zip(keys, sizes[:-1], sizes[1:], strict=True))}
+
+    def apply(params, x):
+        x = x.reshape(x.shape[0], -1)
+        n = len(sizes) - 1
+        for i in range(n):
+            x = x @ params[f"l{i}"]["w"] + params[f"l{i}"]["b"][None, :]
+            if i < n - 1:
+                x = jax.nn.relu(x)
+        return x
+
+    return init, apply
+
+
+def hand_cnn():
+    def init(key):
+        k1, k2, k3 = jax.random.split(key, 3)
+        return {
+            "c1": jax.random.normal(k1, (16, 1, 3, 3)) * 0.1,
+            "b1": jnp.zeros(16),
+            "c2": jax.random.normal(k2, (32, 16, 3, 3)) * 0.1,
+            "b2": jnp.zeros(32),
+            "fc": _dense(k3, 32 * 7 * 7, 10),
+        }
+
+    def conv(x, w, b):
+        y = jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW"))
+        return y + b[None, :, None, None]
+
+    def pool(x):
+        return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+    def apply(p, x):
+        x = pool(jax.nn.relu(conv(x, p["c1"], p["b1"])))
+        x = pool(jax.nn.relu(conv(x, p["c2"], p["b2"])))
+        x = x.reshape(x.shape[0], -1)
+        return x @ p["fc"]["w"] + p["fc"]["b"][None, :]
+
+    return init, apply
+
+
+def hand_lstm(n_in, hidden, classes):
+    def init(key):
+        k1, k2, k3 = jax.random.split(key, 3)
+        bound = 1 / np.sqrt(hidden)
+        u = lambda k, s: jax.random.uniform(k, s, minval=-bound, maxval=bound)  # noqa: E731
+        return {"wi": u(k1, (n_in, 4 * hidden)), "wh": u(k2, (hidden, 4 * hidden)), "b": jnp.zeros(4 * hidden), "fc": _dense(k3, hidden, classes)}
+
+    def apply(p, x):
+        xs = jnp.einsum("nti,ig->tng", x, p["wi"]) + p["b"][None, None, :]
+
+        def step(carry, xg):
+            h, c = carry
+            g = xg + h @ p["wh"]
+            i, f, gg, o = jnp.split(g, 4, axis=-1)
+            c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(gg)
+            h = jax.nn.sigmoid(o) * jnp.tanh(c)
+            return (h, c), None
+
+        z = jnp.zeros((x.shape[0], hidden))
+        (h, _), _ = jax.lax.scan(step, (z, z), xs)
+        return h @ p["fc"]["w"] + p["fc"]["b"][None, :]
+
+    return init, apply
+
+
+# ---------------------------------------------------------------- jaxnn models
+class LSTMClassifier(nn.Module):
+    def __init__(self, n_in, hidden, classes):
+        super().__init__()
+        self.lstm = nn.LSTM(n_in, hidden, batch_first=True)
+        self.fc = nn.Linear(hidden, classes)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.fc(out[:, -1, :])
+
+
+class EncoderClassifier(nn.Module):
+    def __init__(self, d, classes):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(d, 4, 4 * d, dropout=0.0, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.fc = nn.Linear(d, classes)
+
+    def forward(self, x):
+        return self.fc(self.encoder(x).mean(1))
+
+
+def seed_cnn(lib):
+    return lib.Sequential(
+        lib.Conv2d(1, 16, 3, 1, 1), lib.ReLU(), lib.MaxPool2d(2, 2),
+        lib.Conv2d(16, 32, 3, 1, 1), lib.ReLU(), lib.MaxPool2d(2, 2),
+        lib.Flatten(), lib.Linear(32 * 7 * 7, 10),
+    )  # fmt: skip
+
+
+def mlp(lib, sizes):
+    layers = [lib.Flatten()]
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layers.append(lib.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(lib.ReLU())
+    return lib.Sequential(*layers)
+
+
+def torch_lstm(n_in, hidden, classes):
+    import torch.nn as tnn
+
+    class M(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = tnn.LSTM(n_in, hidden, batch_first=True)
+            self.fc = tnn.Linear(hidden, classes)
+
+        def forward(self, x):
+            out, _ = self.lstm(x)
+            return self.fc(out[:, -1, :])
+
+    return M()
+
+
+def torch_encoder(d, classes):
+    import torch.nn as tnn
+
+    class M(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            layer = tnn.TransformerEncoderLayer(d, 4, 4 * d, dropout=0.0, batch_first=True)
+            self.encoder = tnn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+            self.fc = tnn.Linear(d, classes)
+
+        def forward(self, x):
+            return self.fc(self.encoder(x).mean(1))
+
+    return M()
+
+
+def cases(quick: bool) -> list[Case]:
+    import torch.nn as tnn
+
+    b = 32 if quick else 128
+    return [
+        Case("MLP 784-32-10", b, (1, 28, 28), 10, lambda: mlp(nn, [784, 32, 10]), lambda: mlp(tnn, [784, 32, 10]), hand_mlp([784, 32, 10])),
+        Case("MLP 784-512-512-10", b, (1, 28, 28), 10, lambda: mlp(nn, [784, 512, 512, 10]), lambda: mlp(tnn, [784, 512, 512, 10]), hand_mlp([784, 512, 512, 10])),
+        Case("CNN seed 002", b, (1, 28, 28), 10, lambda: seed_cnn(nn), lambda: seed_cnn(tnn), hand_cnn()),
+        Case("MLP 784-32-10, batch 1", 1, (1, 28, 28), 10, lambda: mlp(nn, [784, 32, 10]), lambda: mlp(tnn, [784, 32, 10]), hand_mlp([784, 32, 10])),
+        Case("LSTM 28x28 rows, hidden 128", b, (28, 28), 10, lambda: LSTMClassifier(28, 128, 10), lambda: torch_lstm(28, 128, 10), hand_lstm(28, 128, 10)),
+        Case("Transformer encoder d=64, 2 layers, seq 32", b, (32, 64), 10, lambda: EncoderClassifier(64, 10), lambda: torch_encoder(64, 10), None),
+    ]
+
+
+# ---------------------------------------------------------------- steps
+def jax_step(apply: Callable, opt: optax.GradientTransformation) -> Callable:
+    @jax.jit
+    def step(params, opt_state, x, y):
+        def loss_fn(p):
+            logits = apply(p, x)
+            return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1))
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return step
+
+
+def jaxnn_step(model: nn.Module, opt: optax.GradientTransformation) -> tuple[Callable, tuple]:
+    """The README's training path: partition once, jax.jit over arrays."""
+    params, rest = eqx.partition(model, nn.trainable(model))
+
+    @jax.jit
+    def step(params, opt_state, x, y):
+        def loss_fn(p):
+            return F.cross_entropy(eqx.combine(p, rest)(x), y)
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    return step, (params, opt.init(params))
+
+
+def eqx_filter_step(model: nn.Module, opt: optax.GradientTransformation) -> tuple[Callable, tuple]:
+    """The same model through eqx.filter_jit (model passed whole every step)."""
+
+    @eqx.filter_jit
+    def step(model, opt_state, x, y):
+        def loss_fn(m):
+            return F.cross_entropy(m(x), y)
+
+        loss, grads = eqx.filter_value_and_grad(loss_fn)(model)
+        updates, opt_state = opt.update(grads, opt_state, eqx.filter(model, eqx.is_array))
+        return eqx.apply_updates(model, updates), opt_state, loss
+
+    return step, (model, opt.init(eqx.filter(model, eqx.is_array)))
+
+
+def time_case(case: Case, steps: int, repeats: int) -> dict[str, dict[str, float]]:
+    import torch
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((case.batch, *case.x_shape)).astype(np.float32)
+    y = rng.integers(0, case.classes, case.batch).astype(np.int32)
+    jx, jy = jnp.asarray(x), jnp.asarray(y)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y).long()
+    opt = optax.adam(1e-3)
+
+    runners: dict[str, Callable[[], None]] = {}
+    compile_s: dict[str, float] = {}
+
+    tmodel = case.torch_model()
+    topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
+
+    def torch_run():
+        for _ in range(steps):
+            topt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(tmodel(tx), ty)
+            loss.backward()
+            topt.step()
+
+    runners["torch eager"] = torch_run
+
+    def add_jax(name: str, step: Callable, state: tuple) -> None:
+        t0 = time.perf_counter()
+        out = step(*state, jx, jy)
+        jax.block_until_ready(out)
+        compile_s[name] = time.perf_counter() - t0
+        holder = {"state": out[:-1]}
+
+        def run():
+            s = holder["state"]
+            for _ in range(steps):
+                *s, loss = step(*s, jx, jy)
+            jax.block_until_ready(loss)
+            holder["state"] = tuple(s)
+
+        runners[name] = run
+
+    if case.handwritten is not None:
+        init, apply = case.handwritten
+        params = init(jax.random.key(0))
+        add_jax("hand-written jax.jit", jax_step(apply, opt), (params, opt.init(params)))
+    nn.manual_seed(0)
+    step, state = jaxnn_step(case.jaxnn_model(), opt)
+    add_jax("jaxnn (partition + jax.jit)", step, state)
+    nn.manual_seed(0)
+    step, state = eqx_filter_step(case.jaxnn_model(), opt)
+    add_jax("jaxnn via eqx.filter_jit", step, state)
+
+    for run in runners.values():  # warm-up
+        run()
+    samples: dict[str, list[float]] = {k: [] for k in runners}
+    for _ in range(repeats):
+        for name, run in runners.items():
+            t0 = time.perf_counter()
+            run()
+            samples[name].append((time.perf_counter() - t0) / steps * 1e6)
+    return {name: {"us": statistics.median(v), "compile_s": compile_s.get(name, 0.0)} for name, v in samples.items()}
+
+
+def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    impls = ["torch eager", "hand-written jax.jit", "jaxnn (partition + jax.jit)", "jaxnn via eqx.filter_jit"]
+    lines = [
+        "| model | " + " | ".join(impls) + " | jaxnn / hand-written | compile (s): hand / jaxnn |",
+        "|---|" + "---|" * (len(impls) + 2),
+    ]
+    for model, res in results.items():
+        t = res["torch eager"]["us"]
+        cells = []
+        for impl in impls:
+            if impl not in res:
+                cells.append("—")
+            elif impl == "torch eager":
+                cells.append(f"{t:.0f}")
+            else:
+                cells.append(f"{res[impl]['us']:.0f} ({t / res[impl]['us']:.2f}×)")
+        hand = res.get("hand-written jax.jit")
+        ours = res["jaxnn (partition + jax.jit)"]
+        rel = f"{ours['us'] / hand['us']:.2f}" if hand else "—"
+        comp = f"{hand['compile_s']:.2f} / {ours['compile_s']:.2f}" if hand else f"— / {ours['compile_s']:.2f}"
+        lines.append(f"| {model} | " + " | ".join(cells) + f" | {rel} | {comp} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> str:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small batches, few steps: a smoke run")
+    p.add_argument("--steps", type=int, default=20, help="steps per timed sample")
+    p.add_argument("--repeats", type=int, default=7, help="interleaved samples per implementation")
+    p.add_argument("--only", default="", help="run only models whose name contains this")
+    p.add_argument("--out", default="", help="write the markdown table to this file")
+    args = p.parse_args(argv)
+    import torch
+
+    steps, repeats = (2, 2) if args.quick else (args.steps, args.repeats)
+    results = {}
+    for case in cases(args.quick):
+        if args.only and args.only not in case.name:
+            continue
+        results[case.name] = time_case(case, steps, repeats)
+        print(f"done: {case.name}", flush=True)
+    header = (
+        f"Median µs per training step (Adam, float32, batch {128 if not args.quick else 32} unless stated), "
+        f"ratio = torch eager time / time. Device: {jax.devices()[0].device_kind} ({jax.default_backend()}), "
+        f"{platform.processor() or platform.machine()}; jax {jax.__version__}, torch {torch.__version__}, "
+        f"torch threads {torch.get_num_threads()}.\n\n"
+    )
+    text = header + table(results)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+    return text
+
+
+if __name__ == "__main__":
+    main()
