@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import dis
 import inspect
 import textwrap
 from typing import Any
@@ -130,65 +131,71 @@ _REGISTER_CALLS = ("register_buffer", "register_parameter", "add_module", "regis
 
 
 def _assigned_names(init: Any) -> list[str]:
-    """Names assigned as ``self.NAME = ...`` (or registered) in ``init``, in order."""
+    """Names assigned as ``self.NAME = ...`` (or registered) in ``init``, in order.
+
+    Read from the bytecode, which exists wherever the function does (a REPL, ``exec``, a
+    notebook), and completed from the source when there is one (``self.x += ...``).
+    """
+    code = getattr(init, "__code__", None)
+    if code is None or code.co_argcount == 0:
+        return []
+    names = _names_from_bytecode(code)
+    for name in _names_from_source(init):
+        if name not in names:
+            names.append(name)
+    return [n for n in names if not n.startswith("__")]
+
+
+def _names_from_bytecode(code: Any) -> list[str]:
+    self_name = code.co_varnames[0]
+    names: list[str] = []
+    prev: list[dis.Instruction] = []
+
+    def loads_self(ins: dis.Instruction) -> bool:
+        if ins.opname in ("LOAD_FAST", "LOAD_DEREF", "LOAD_FAST_CHECK", "LOAD_FAST_BORROW"):
+            return ins.argval == self_name
+        if ins.opname.startswith("LOAD_FAST_") and isinstance(ins.argval, tuple):
+            return ins.argval[-1] == self_name  # LOAD_FAST_LOAD_FAST (value, self)
+        return False
+
+    for ins in dis.get_instructions(code):
+        if ins.opname == "STORE_ATTR" and prev and loads_self(prev[-1]):
+            if ins.argval not in names:
+                names.append(ins.argval)
+        elif ins.opname == "LOAD_CONST" and isinstance(ins.argval, str) and len(prev) >= 2:
+            method, obj = prev[-1], prev[-2]
+            if method.opname in ("LOAD_ATTR", "LOAD_METHOD") and method.argval in _REGISTER_CALLS and loads_self(obj):
+                if ins.argval not in names:
+                    names.append(ins.argval)
+        prev = (prev + [ins])[-2:]
+    return names
+
+
+def _names_from_source(init: Any) -> list[str]:
     try:
-        source = textwrap.dedent(inspect.getsource(init))
-        tree = ast.parse(source)
+        tree = ast.parse(textwrap.dedent(inspect.getsource(init)))
     except (OSError, TypeError, SyntaxError, IndentationError):
         return []
     fn = tree.body[0] if tree.body else None
     if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) or not fn.args.args:
         return []
     self_name = fn.args.args[0].arg
-    names: list[str] = []
-
-    def add(name: str) -> None:
-        if name not in names and not name.startswith("__"):
-            names.append(name)
-
+    found: list[tuple[tuple[int, int], str]] = []
     for node in ast.walk(fn):
-        targets: list[ast.AST] = []
-        if isinstance(node, ast.Assign):
-            targets = list(node.targets)
-        elif isinstance(node, ast.AnnAssign | ast.AugAssign):
-            targets = [node.target]
-        elif isinstance(node, ast.Call):
-            f = node.func
-            if (
-                isinstance(f, ast.Attribute)
-                and isinstance(f.value, ast.Name)
-                and f.value.id == self_name
-                and f.attr in _REGISTER_CALLS
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-            ):
-                add(node.args[0].value)
-        for t in targets:
-            for sub in ast.walk(t):
-                if (
-                    isinstance(sub, ast.Attribute)
-                    and isinstance(sub.value, ast.Name)
-                    and sub.value.id == self_name
-                    and isinstance(sub.ctx, ast.Store)
-                ):
-                    add(sub.attr)
-    # ast.walk is breadth-first; sort by source position to get assignment order.
-    positions: dict[str, tuple[int, int]] = {}
-    for node in ast.walk(fn):
-        name = None
         if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
             if isinstance(node.value, ast.Name) and node.value.id == self_name:
-                name = node.attr
+                found.append(((node.lineno, node.col_offset), node.attr))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-            if node.func.attr in _REGISTER_CALLS and node.args:
+            f = node.func
+            if isinstance(f.value, ast.Name) and f.value.id == self_name and f.attr in _REGISTER_CALLS and node.args:
                 arg = node.args[0]
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    name = arg.value
-        if name in names:
-            pos = (node.lineno, node.col_offset)
-            positions[name] = min(positions.get(name, pos), pos)
-    return sorted(names, key=lambda n: positions.get(n, (0, 0)))
+                    found.append(((node.lineno, node.col_offset), arg.value))
+    names: list[str] = []
+    for _, name in sorted(found):
+        if name not in names:
+            names.append(name)
+    return names
 
 
 def prepare_namespace(bases: tuple[type, ...], namespace: dict[str, Any]) -> list[str]:
