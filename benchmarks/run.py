@@ -45,13 +45,19 @@ class Case:
 def _dense(key, n_in, n_out):
     k1, k2 = jax.random.split(key)
     bound = 1 / np.sqrt(n_in)
-    return {"w": jax.random.uniform(k1, (n_in, n_out), minval=-bound, maxval=bound), "b": jax.random.uniform(k2, (n_out,), minval=-bound, maxval=bound)}
+    return {
+        "w": jax.random.uniform(k1, (n_in, n_out), minval=-bound, maxval=bound),
+        "b": jax.random.uniform(k2, (n_out,), minval=-bound, maxval=bound),
+    }
 
 
 def hand_mlp(sizes):
     def init(key):
         keys = jax.random.split(key, len(sizes) - 1)
-        return {f"l{i}": _dense(k, a, b) for i, (k, a, b) in enumerate(zip(keys, sizes[:-1], sizes[1:], strict=True))}
+        return {
+            f"l{i}": _dense(k, a, b)
+            for i, (k, a, b) in enumerate(zip(keys, sizes[:-1], sizes[1:], strict=True))
+        }
 
     def apply(params, x):
         x = x.reshape(x.shape[0], -1)
@@ -77,7 +83,9 @@ def hand_cnn():
         }
 
     def conv(x, w, b):
-        y = jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW"))
+        y = jax.lax.conv_general_dilated(
+            x, w, (1, 1), ((1, 1), (1, 1)), dimension_numbers=("NCHW", "OIHW", "NCHW")
+        )
         return y + b[None, :, None, None]
 
     def pool(x):
@@ -97,7 +105,12 @@ def hand_lstm(n_in, hidden, classes):
         k1, k2, k3 = jax.random.split(key, 3)
         bound = 1 / np.sqrt(hidden)
         u = lambda k, s: jax.random.uniform(k, s, minval=-bound, maxval=bound)  # noqa: E731
-        return {"wi": u(k1, (n_in, 4 * hidden)), "wh": u(k2, (hidden, 4 * hidden)), "b": jnp.zeros(4 * hidden), "fc": _dense(k3, hidden, classes)}
+        return {
+            "wi": u(k1, (n_in, 4 * hidden)),
+            "wh": u(k2, (hidden, 4 * hidden)),
+            "b": jnp.zeros(4 * hidden),
+            "fc": _dense(k3, hidden, classes),
+        }
 
     def apply(p, x):
         xs = jnp.einsum("nti,ig->tng", x, p["wi"]) + p["b"][None, None, :]
@@ -194,12 +207,60 @@ def cases(quick: bool) -> list[Case]:
 
     b = 32 if quick else 128
     return [
-        Case("MLP 784-32-10", b, (1, 28, 28), 10, lambda: mlp(nn, [784, 32, 10]), lambda: mlp(tnn, [784, 32, 10]), hand_mlp([784, 32, 10])),
-        Case("MLP 784-512-512-10", b, (1, 28, 28), 10, lambda: mlp(nn, [784, 512, 512, 10]), lambda: mlp(tnn, [784, 512, 512, 10]), hand_mlp([784, 512, 512, 10])),
-        Case("CNN seed 002", b, (1, 28, 28), 10, lambda: seed_cnn(nn), lambda: seed_cnn(tnn), hand_cnn()),
-        Case("MLP 784-32-10, batch 1", 1, (1, 28, 28), 10, lambda: mlp(nn, [784, 32, 10]), lambda: mlp(tnn, [784, 32, 10]), hand_mlp([784, 32, 10])),
-        Case("LSTM 28x28 rows, hidden 128", b, (28, 28), 10, lambda: LSTMClassifier(28, 128, 10), lambda: torch_lstm(28, 128, 10), hand_lstm(28, 128, 10)),
-        Case("Transformer encoder d=64, 2 layers, seq 32", b, (32, 64), 10, lambda: EncoderClassifier(64, 10), lambda: torch_encoder(64, 10), None),
+        Case(
+            "MLP 784-32-10",
+            b,
+            (1, 28, 28),
+            10,
+            lambda: mlp(nn, [784, 32, 10]),
+            lambda: mlp(tnn, [784, 32, 10]),
+            hand_mlp([784, 32, 10]),
+        ),
+        Case(
+            "MLP 784-512-512-10",
+            b,
+            (1, 28, 28),
+            10,
+            lambda: mlp(nn, [784, 512, 512, 10]),
+            lambda: mlp(tnn, [784, 512, 512, 10]),
+            hand_mlp([784, 512, 512, 10]),
+        ),
+        Case(
+            "CNN seed 002",
+            b,
+            (1, 28, 28),
+            10,
+            lambda: seed_cnn(nn),
+            lambda: seed_cnn(tnn),
+            hand_cnn(),
+        ),
+        Case(
+            "MLP 784-32-10, batch 1",
+            1,
+            (1, 28, 28),
+            10,
+            lambda: mlp(nn, [784, 32, 10]),
+            lambda: mlp(tnn, [784, 32, 10]),
+            hand_mlp([784, 32, 10]),
+        ),
+        Case(
+            "LSTM 28x28 rows, hidden 128",
+            b,
+            (28, 28),
+            10,
+            lambda: LSTMClassifier(28, 128, 10),
+            lambda: torch_lstm(28, 128, 10),
+            hand_lstm(28, 128, 10),
+        ),
+        Case(
+            "Transformer encoder d=64, 2 layers, seq 32",
+            b,
+            (32, 64),
+            10,
+            lambda: EncoderClassifier(64, 10),
+            lambda: torch_encoder(64, 10),
+            None,
+        ),
     ]
 
 
@@ -310,11 +371,19 @@ def time_case(case: Case, steps: int, repeats: int) -> dict[str, dict[str, float
             t0 = time.perf_counter()
             run()
             samples[name].append((time.perf_counter() - t0) / steps * 1e6)
-    return {name: {"us": statistics.median(v), "compile_s": compile_s.get(name, 0.0)} for name, v in samples.items()}
+    return {
+        name: {"us": statistics.median(v), "compile_s": compile_s.get(name, 0.0)}
+        for name, v in samples.items()
+    }
 
 
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
-    impls = ["torch eager", "hand-written jax.jit", "jaxnn (partition + jax.jit)", "jaxnn via eqx.filter_jit"]
+    impls = [
+        "torch eager",
+        "hand-written jax.jit",
+        "jaxnn (partition + jax.jit)",
+        "jaxnn via eqx.filter_jit",
+    ]
     lines = [
         "| model | " + " | ".join(impls) + " | jaxnn / hand-written | compile (s): hand / jaxnn |",
         "|---|" + "---|" * (len(impls) + 2),
@@ -332,7 +401,11 @@ def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
         hand = res.get("hand-written jax.jit")
         ours = res["jaxnn (partition + jax.jit)"]
         rel = f"{ours['us'] / hand['us']:.2f}" if hand else "—"
-        comp = f"{hand['compile_s']:.2f} / {ours['compile_s']:.2f}" if hand else f"— / {ours['compile_s']:.2f}"
+        comp = (
+            f"{hand['compile_s']:.2f} / {ours['compile_s']:.2f}"
+            if hand
+            else f"— / {ours['compile_s']:.2f}"
+        )
         lines.append(f"| {model} | " + " | ".join(cells) + f" | {rel} | {comp} |")
     return "\n".join(lines)
 

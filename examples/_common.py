@@ -26,23 +26,36 @@ import jaxnn as nn
 import jaxnn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import data as data_lib  # noqa: E402
+import data as data_lib
 
 
-def parser(description: str, *, epochs: int, batch_size: int, lr: float, out: str) -> argparse.ArgumentParser:
+def parser(
+    description: str, *, epochs: int, batch_size: int, lr: float, out: str
+) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch-size", type=int, default=batch_size)
     p.add_argument("--lr", type=float, default=lr)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=out, help="folder for the checkpoint and the plot")
-    p.add_argument("--data-dir", default="data", help="folder with MNIST IDX files (else: embedded digits)")
+    p.add_argument(
+        "--data-dir", default="data", help="folder with MNIST IDX files (else: embedded digits)"
+    )
     p.add_argument("--dataset", default="mnist", choices=sorted(data_lib.MIRRORS))
     p.add_argument("--download", action="store_true", help="download the IDX files first")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    p.add_argument("--scan-epoch", action="store_true", help="compile a whole epoch as one lax.scan")
-    p.add_argument("--limit-batches", type=int, default=0, help="at most this many batches an epoch (0: all)")
-    p.add_argument("--stop-after", type=int, default=0, help="stop after this many epochs of this run (as if interrupted)")
+    p.add_argument(
+        "--scan-epoch", action="store_true", help="compile a whole epoch as one lax.scan"
+    )
+    p.add_argument(
+        "--limit-batches", type=int, default=0, help="at most this many batches an epoch (0: all)"
+    )
+    p.add_argument(
+        "--stop-after",
+        type=int,
+        default=0,
+        help="stop after this many epochs of this run (as if interrupted)",
+    )
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -76,7 +89,9 @@ def classification_step(model: nn.Module, optimizer: optax.GradientTransformatio
     return make_step
 
 
-def _evaluate(params: Any, rest: Any, x: np.ndarray, y: np.ndarray, batch: int = 512) -> tuple[float, float]:
+def _evaluate(
+    params: Any, rest: Any, x: np.ndarray, y: np.ndarray, batch: int = 512
+) -> tuple[float, float]:
     model = eqx.combine(params, rest)
     model.eval()  # a fresh object from combine: the training model is untouched
     p, r = eqx.partition(model, nn.trainable(model))
@@ -129,11 +144,19 @@ def train(
     ckpt = os.path.join(args.out, "checkpoint.safetensors")
     params, rest = eqx.partition(model, nn.trainable(model))
     opt_state = optimizer.init(params)
-    history: dict[str, Any] = {"train_loss": [], "test_loss": [], "train_acc": [], "test_acc": [], "step_losses": []}
+    history: dict[str, Any] = {
+        "train_loss": [],
+        "test_loss": [],
+        "train_acc": [],
+        "test_acc": [],
+        "step_losses": [],
+    }
     start_epoch, step = 0, 0
     if args.resume:
         if not os.path.exists(ckpt):
-            raise FileNotFoundError(f"--resume: no checkpoint at {ckpt}; run without --resume first.")
+            raise FileNotFoundError(
+                f"--resume: no checkpoint at {ckpt}; run without --resume first."
+            )
         restored = nn.load_checkpoint(ckpt, model, opt_state)
         params, rest = eqx.partition(restored["model"], nn.trainable(restored["model"]))
         opt_state, step = restored["opt_state"], restored["step"]
@@ -148,18 +171,28 @@ def train(
 
     for epoch in range(start_epoch, args.epochs):
         t0 = time.perf_counter()
-        epoch_batches = list(data_lib.batches(data.train_x, data.train_y, args.batch_size, jax.random.fold_in(data_key, epoch)))[:n_batches]
+        epoch_batches = list(
+            data_lib.batches(
+                data.train_x, data.train_y, args.batch_size, jax.random.fold_in(data_key, epoch)
+            )
+        )[:n_batches]
         keys = [jax.random.fold_in(drop_key, step + i) for i in range(len(epoch_batches))]
         if scan_epoch is not None:
             xs = jnp.stack([jnp.asarray(b[0]) for b in epoch_batches])
             ys = jnp.stack([jnp.asarray(b[1]) for b in epoch_batches])
-            params, rest, opt_state, losses = scan_epoch(params, rest, opt_state, xs, ys, jnp.stack(keys))
+            params, rest, opt_state, losses = scan_epoch(
+                params, rest, opt_state, xs, ys, jnp.stack(keys)
+            )
             losses = [float(v) for v in losses]
         else:
             losses = []
-            bar = _progress(len(epoch_batches), f"epoch {epoch + 1}/{args.epochs}", args.no_progress)
+            bar = _progress(
+                len(epoch_batches), f"epoch {epoch + 1}/{args.epochs}", args.no_progress
+            )
             for (x, y), key in zip(epoch_batches, keys, strict=True):
-                params, rest, opt_state, loss = make_step(params, rest, opt_state, jnp.asarray(x), jnp.asarray(y), key)
+                params, rest, opt_state, loss = make_step(
+                    params, rest, opt_state, jnp.asarray(x), jnp.asarray(y), key
+                )
                 losses.append(loss)
                 if bar is not None:
                     bar.update(1)
@@ -172,7 +205,12 @@ def train(
         history["step_losses"].extend(losses)
         train_loss, train_acc = _evaluate(params, rest, data.train_x, data.train_y)
         test_loss, test_acc = _evaluate(params, rest, data.test_x, data.test_y)
-        for k, v in (("train_loss", train_loss), ("test_loss", test_loss), ("train_acc", train_acc), ("test_acc", test_acc)):
+        for k, v in (
+            ("train_loss", train_loss),
+            ("test_loss", test_loss),
+            ("train_acc", train_acc),
+            ("test_acc", test_acc),
+        ):
             history[k].append(v)
         print(
             f"epoch {epoch + 1}: train loss {train_loss:.4f} acc {100 * train_acc:.2f}% | "
@@ -180,7 +218,14 @@ def train(
             flush=True,
         )
         model = eqx.combine(params, rest)
-        nn.save_checkpoint(ckpt, model, opt_state, step=step, key=drop_key, extra={"epoch": epoch, "history": history})
+        nn.save_checkpoint(
+            ckpt,
+            model,
+            opt_state,
+            step=step,
+            key=drop_key,
+            extra={"epoch": epoch, "history": history},
+        )
         plot(history, os.path.join(args.out, "curves.png"))
         if args.stop_after and epoch + 1 - start_epoch >= args.stop_after:
             print(f"stopping after {args.stop_after} epoch(s); continue with --resume")
@@ -200,7 +245,9 @@ def _scan_epoch(make_step: Callable) -> Callable:
             params, rest, opt_state, loss = make_step(params, rest, opt_state, x, y, key)
             return (params, rest, opt_state), loss
 
-        (params, rest, opt_state), losses = jax.lax.scan(body, (params, rest, opt_state), (xs, ys, keys))
+        (params, rest, opt_state), losses = jax.lax.scan(
+            body, (params, rest, opt_state), (xs, ys, keys)
+        )
         return params, rest, opt_state, losses
 
     return run

@@ -63,7 +63,9 @@ def read_idx(path: str) -> np.ndarray:
         raise IDXError(f"{path}: {len(data)} bytes is too short for an IDX header (truncated?).")
     zero, dtype_code, ndim = data[0] << 8 | data[1], data[2], data[3]
     if zero != 0 or dtype_code not in _DTYPES or ndim == 0:
-        raise IDXError(f"{path}: bad magic number {data[:4].hex()} (expected 0000 08 0N): not an IDX file.")
+        raise IDXError(
+            f"{path}: bad magic number {data[:4].hex()} (expected 0000 08 0N): not an IDX file."
+        )
     header = 4 + 4 * ndim
     if len(data) < header:
         raise IDXError(f"{path}: truncated header ({len(data)} bytes, need {header}).")
@@ -114,14 +116,24 @@ def _embedded_digits() -> Dataset:
     order = np.random.default_rng(0).permutation(len(y))  # the fixed split
     n_test = len(y) // 5
     test, train = order[:n_test], order[n_test:]
-    return Dataset("sklearn digits (embedded, no download; 8x8 scans resized to 28x28)", x[train], y[train], x[test], y[test])
+    return Dataset(
+        "sklearn digits (embedded, no download; 8x8 scans resized to 28x28)",
+        x[train],
+        y[train],
+        x[test],
+        y[test],
+    )
 
 
 def load(data_dir: str = "data", dataset: str = "mnist", download_files: bool = False) -> Dataset:
     """The dataset the examples train on; prints nothing (scripts print ``describe()``)."""
     if dataset not in MIRRORS:
         raise ValueError(f"dataset={dataset!r}; choose one of {sorted(MIRRORS)}.")
-    folder = os.path.join(data_dir, dataset) if os.path.isdir(os.path.join(data_dir, dataset)) else data_dir
+    folder = (
+        os.path.join(data_dir, dataset)
+        if os.path.isdir(os.path.join(data_dir, dataset))
+        else data_dir
+    )
     if download_files:
         download(folder, dataset)
     paths = {k: _find(folder, stem) for k, stem in FILES.items()}
@@ -130,7 +142,9 @@ def load(data_dir: str = "data", dataset: str = "mnist", download_files: bool = 
         for split in ("train", "test"):
             n_img, n_lab = len(arrays[f"{split}_images"]), len(arrays[f"{split}_labels"])
             if n_img != n_lab:
-                raise IDXError(f"{paths[f'{split}_images']}: {n_img} images but {n_lab} labels in {paths[f'{split}_labels']}.")
+                raise IDXError(
+                    f"{paths[f'{split}_images']}: {n_img} images but {n_lab} labels in {paths[f'{split}_labels']}."
+                )
         return Dataset(
             f"{dataset} (IDX files in {folder})",
             _normalise(arrays["train_images"]),

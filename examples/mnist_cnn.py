@@ -11,9 +11,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common  # noqa: E402
+import _common
 
-import jaxnn as nn  # noqa: E402
+import jaxnn as nn
 
 
 class CNN(nn.Module):
@@ -36,7 +36,9 @@ class CNN(nn.Module):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    p = _common.parser(__doc__.splitlines()[0], epochs=10, batch_size=64, lr=2e-3, out="runs/mnist_cnn")
+    p = _common.parser(
+        __doc__.splitlines()[0], epochs=10, batch_size=64, lr=2e-3, out="runs/mnist_cnn"
+    )
     p.add_argument("--batchnorm", action="store_true")
     p.add_argument("--dropout", type=float, default=0.0)
     args = p.parse_args(argv)

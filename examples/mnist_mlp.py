@@ -11,9 +11,9 @@ import sys
 from collections import OrderedDict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common  # noqa: E402
+import _common
 
-import jaxnn as nn  # noqa: E402
+import jaxnn as nn
 
 
 def build_model() -> nn.Module:
@@ -31,7 +31,9 @@ def build_model() -> nn.Module:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = _common.parser(__doc__.splitlines()[0], epochs=30, batch_size=64, lr=3e-3, out="runs/mnist_mlp").parse_args(argv)
+    args = _common.parser(
+        __doc__.splitlines()[0], epochs=30, batch_size=64, lr=3e-3, out="runs/mnist_mlp"
+    ).parse_args(argv)
     data = _common.load_data(args)
     nn.manual_seed(args.seed)
     model = build_model()

@@ -22,10 +22,10 @@ import numpy as np
 import optax
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import data as data_lib  # noqa: E402
+import data as data_lib
 
-import jaxnn as nn  # noqa: E402
-import jaxnn.functional as F  # noqa: E402
+import jaxnn as nn
+import jaxnn.functional as F
 
 
 def torch_cnn():
@@ -46,7 +46,9 @@ def accuracy_torch(model, x, y) -> float:
 
 
 def accuracy_jax(model, x, y) -> float:
-    return float((jnp.argmax(jax.jit(lambda m, x: m(x))(model, jnp.asarray(x)), -1) == jnp.asarray(y)).mean())
+    return float(
+        (jnp.argmax(jax.jit(lambda m, x: m(x))(model, jnp.asarray(x)), -1) == jnp.asarray(y)).mean()
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -69,7 +71,9 @@ def main(argv: list[str] | None = None) -> dict:
     topt = torch.optim.Adam(tmodel.parameters(), lr=args.lr)
     for _ in range(args.torch_steps):
         idx = rng.integers(0, len(data.train_y), args.batch_size)
-        loss = torch.nn.functional.cross_entropy(tmodel(torch.from_numpy(data.train_x[idx])), torch.from_numpy(data.train_y[idx]).long())
+        loss = torch.nn.functional.cross_entropy(
+            tmodel(torch.from_numpy(data.train_x[idx])), torch.from_numpy(data.train_y[idx]).long()
+        )
         topt.zero_grad()
         loss.backward()
         topt.step()
@@ -87,13 +91,17 @@ def main(argv: list[str] | None = None) -> dict:
 
     @jax.jit
     def make_step(params, opt_state, x, y):
-        loss, grads = jax.value_and_grad(lambda p: F.cross_entropy(eqx.combine(p, rest)(x), y))(params)
+        loss, grads = jax.value_and_grad(lambda p: F.cross_entropy(eqx.combine(p, rest)(x), y))(
+            params
+        )
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
     for _ in range(args.jax_steps):
         idx = rng.integers(0, len(data.train_y), args.batch_size)
-        params, opt_state, loss = make_step(params, opt_state, jnp.asarray(data.train_x[idx]), jnp.asarray(data.train_y[idx]))
+        params, opt_state, loss = make_step(
+            params, opt_state, jnp.asarray(data.train_x[idx]), jnp.asarray(data.train_y[idx])
+        )
     model = eqx.combine(params, rest)
     jax_acc = accuracy_jax(model, data.test_x, data.test_y)
     print(f"jaxnn, after {args.jax_steps} more steps: test accuracy {100 * jax_acc:.2f}%")

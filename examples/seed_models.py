@@ -143,10 +143,14 @@ def dynamic_forward(x: jax.Array) -> jax.Array:
     # seed bug: `sum(x).item()` sums over the batch only and fails in torch for any
     # input with more than one element per example; the intent is the total sum.
     if float(x.sum()) >= 0:
-        branch_a = nn.Sequential(nn.Conv2d(3, 64, kernel_size=7), nn.ReLU(), nn.MaxPool2d(kernel_size=2))
+        branch_a = nn.Sequential(
+            nn.Conv2d(3, 64, kernel_size=7), nn.ReLU(), nn.MaxPool2d(kernel_size=2)
+        )
         out = branch_a(x)
     else:
-        branch_b = nn.Sequential(nn.Conv2d(3, 128, kernel_size=5), nn.ReLU(), nn.AvgPool2d(kernel_size=2))
+        branch_b = nn.Sequential(
+            nn.Conv2d(3, 128, kernel_size=5), nn.ReLU(), nn.AvgPool2d(kernel_size=2)
+        )
         out = branch_b(x)
     return out
 
@@ -163,8 +167,20 @@ class DynamicBranch(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.branch_a = nn.Sequential(nn.Conv2d(3, 64, 7), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(64, 32, 1), nn.AdaptiveAvgPool2d(4))
-        self.branch_b = nn.Sequential(nn.Conv2d(3, 128, 5), nn.ReLU(), nn.AvgPool2d(2), nn.Conv2d(128, 32, 1), nn.AdaptiveAvgPool2d(4))
+        self.branch_a = nn.Sequential(
+            nn.Conv2d(3, 64, 7),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 32, 1),
+            nn.AdaptiveAvgPool2d(4),
+        )
+        self.branch_b = nn.Sequential(
+            nn.Conv2d(3, 128, 5),
+            nn.ReLU(),
+            nn.AvgPool2d(2),
+            nn.Conv2d(128, 32, 1),
+            nn.AdaptiveAvgPool2d(4),
+        )
 
     def forward(self, x):
         return jax.lax.cond(x.sum() >= 0, self.branch_a, self.branch_b, x)
@@ -190,10 +206,16 @@ class Net(nn.Module):
     def __init__(self, in_channel, out_channel):
         super(Net, self).__init__()
         mid = in_channel // 4  # seed bug: `in_channel / 4` is a float; torch rejects it too
-        self.layer1 = nn.Sequential(nn.Conv2d(in_channel, mid, kernel_size=1), nn.BatchNorm2d(mid), nn.ReLU())
+        self.layer1 = nn.Sequential(
+            nn.Conv2d(in_channel, mid, kernel_size=1), nn.BatchNorm2d(mid), nn.ReLU()
+        )
         # seed bug: the seed's second Conv2d has no kernel_size (a TypeError in torch).
-        self.layer2 = nn.Sequential(nn.Conv2d(mid, mid, kernel_size=3, padding=1), nn.BatchNorm2d(mid), nn.ReLU())
-        self.layer3 = nn.Sequential(nn.Conv2d(mid, out_channel, kernel_size=1), nn.BatchNorm2d(out_channel), nn.ReLU())
+        self.layer2 = nn.Sequential(
+            nn.Conv2d(mid, mid, kernel_size=3, padding=1), nn.BatchNorm2d(mid), nn.ReLU()
+        )
+        self.layer3 = nn.Sequential(
+            nn.Conv2d(mid, out_channel, kernel_size=1), nn.BatchNorm2d(out_channel), nn.ReLU()
+        )
 
     def forward(self, x):
         x = self.layer1(x)
@@ -204,7 +226,9 @@ class Net(nn.Module):
 
 def seed003_mlp(named: bool = True) -> nn.Module:
     if not named:
-        return nn.Sequential(nn.Linear(28 * 28, 32), nn.ReLU(), nn.Linear(32, 10), nn.Softmax(dim=1))
+        return nn.Sequential(
+            nn.Linear(28 * 28, 32), nn.ReLU(), nn.Linear(32, 10), nn.Softmax(dim=1)
+        )
     return nn.Sequential(
         OrderedDict(
             [
@@ -265,7 +289,9 @@ def models() -> list[tuple[str, nn.Module, tuple[int, ...], int | None]]:
     ]
 
 
-def train_a_few_steps(model: nn.Module, shape: tuple[int, ...], classes: int | None, steps: int, key: jax.Array) -> list[float]:
+def train_a_few_steps(
+    model: nn.Module, shape: tuple[int, ...], classes: int | None, steps: int, key: jax.Array
+) -> list[float]:
     """A few Adam steps on random data: cross-entropy when ``classes``, else MSE to zero."""
     params, rest = eqx.partition(model, nn.trainable(model))
     optimizer = optax.adam(1e-3)
@@ -280,7 +306,12 @@ def train_a_few_steps(model: nn.Module, shape: tuple[int, ...], classes: int | N
 
         (loss, new_model), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), eqx.filter(new_model, nn.trainable(new_model), inverse=True), opt_state, loss
+        return (
+            optax.apply_updates(params, updates),
+            eqx.filter(new_model, nn.trainable(new_model), inverse=True),
+            opt_state,
+            loss,
+        )
 
     kx, ky = jax.random.split(key)
     x = jax.random.normal(kx, shape)
@@ -303,13 +334,20 @@ def main(argv: list[str] | None = None) -> dict[str, list[float]]:
     for name, model, shape, classes in models():
         key, sub = jax.random.split(key)
         print(f"== {name}\n{model}")
-        out = model(jax.random.normal(sub, shape)) if not isinstance(model, Net) else nn.forward(model, jax.random.normal(sub, shape))[0]
+        out = (
+            model(jax.random.normal(sub, shape))
+            if not isinstance(model, Net)
+            else nn.forward(model, jax.random.normal(sub, shape))[0]
+        )
         print(f"output shape: {out.shape}")
         losses = train_a_few_steps(model, shape, classes, args.steps, sub)
         print(f"losses: {[round(v, 4) for v in losses]}")
         results[name] = losses
     print("== seed001 functional twin:", seed001_functional(jnp.ones((10, 100)), key).shape)
-    print("== seed002 dynamic_forward (eager, as written):", dynamic_forward(jnp.ones((1, 3, 16, 16))).shape)
+    print(
+        "== seed002 dynamic_forward (eager, as written):",
+        dynamic_forward(jnp.ones((1, 3, 16, 16))).shape,
+    )
     for text in seed003_operations():
         print(text)
     return results

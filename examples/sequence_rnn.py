@@ -10,9 +10,9 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import _common  # noqa: E402
+import _common
 
-import jaxnn as nn  # noqa: E402
+import jaxnn as nn
 
 
 class RowReader(nn.Module):
@@ -29,7 +29,9 @@ class RowReader(nn.Module):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    p = _common.parser(__doc__.splitlines()[0], epochs=12, batch_size=64, lr=3e-3, out="runs/sequence_rnn")
+    p = _common.parser(
+        __doc__.splitlines()[0], epochs=12, batch_size=64, lr=3e-3, out="runs/sequence_rnn"
+    )
     p.add_argument("--cell", choices=("lstm", "gru"), default="lstm")
     p.add_argument("--hidden-size", type=int, default=64)
     args = p.parse_args(argv)

@@ -4,8 +4,12 @@
 gives torch.nn.functional as pure functions, and everything is jittable.
 """
 
+# INTEGRATION-TEMP: layer families written in parallel; each lists its names in __all__.
+import importlib as _importlib
+
 from . import functional as functional
 from . import init as init
+from . import parallel as parallel
 from ._container import ModuleDict as ModuleDict
 from ._container import ModuleList as ModuleList
 from ._container import ParameterDict as ParameterDict
@@ -19,9 +23,9 @@ from ._module import trainable as trainable
 from ._random import manual_seed as manual_seed
 from ._state import BufferUpdateDroppedWarning as BufferUpdateDroppedWarning
 from ._state import forward as forward
+from ._state import functional_call as functional_call
 from ._summary import Summary as Summary
 from ._summary import summary as summary
-from ._state import functional_call as functional_call
 from .interop import CheckpointError as CheckpointError
 from .interop import from_torch as from_torch
 from .interop import load as load
@@ -64,16 +68,13 @@ from .modules.linear import Lambda as Lambda
 from .modules.linear import Linear as Linear
 from .modules.linear import Unflatten as Unflatten
 
-# INTEGRATION-TEMP: layer families written in parallel; each lists its names in __all__.
-import importlib as _importlib
-
 for _family in ("conv", "pooling", "padding", "normalization", "dropout", "sparse", "recurrent",
                 "attention", "transformer", "loss", "shape"):
     try:
         _mod = _importlib.import_module(f".modules.{_family}", __name__)
     except ModuleNotFoundError:
         continue
-    except Exception as _e:  # noqa: BLE001
+    except Exception as _e:
         print(f"[jaxnn dev] modules.{_family} failed to import: {_e!r}")
         continue
     for _n in getattr(_mod, "__all__", []):

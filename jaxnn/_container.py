@@ -20,7 +20,15 @@ from typing import Any
 import equinox as eqx
 import jax
 
-from ._module import Module, _addindent, _check_module, _DynamicChildren, _to_array, check_mutable, check_no_hidden_sharing
+from ._module import (
+    Module,
+    _addindent,
+    _check_module,
+    _DynamicChildren,
+    _to_array,
+    check_mutable,
+    check_no_hidden_sharing,
+)
 
 
 class _Container(Module, _DynamicChildren):
@@ -55,7 +63,9 @@ class _Container(Module, _DynamicChildren):
         keys = tuple(k for k, _ in entries)
         if len(set(keys)) != len(keys):
             dup = next(k for k in keys if keys.count(k) > 1)
-            raise KeyError(f"{self._get_name()} would hold two entries named {dup!r}; names must be unique.")
+            raise KeyError(
+                f"{self._get_name()} would hold two entries named {dup!r}; names must be unique."
+            )
         items: list[Any] = []
         index: dict[int, int] = {}
         slots = []
@@ -259,7 +269,9 @@ class Sequential(_Container):
         _check_module(module)
         n = len(self)
         if not isinstance(index, int) or not -n <= index <= n:
-            raise IndexError(f"Index out of range: {index} (Sequential of length {n}; valid: {-n}..{n})")
+            raise IndexError(
+                f"Index out of range: {index} (Sequential of length {n}; valid: {-n}..{n})"
+            )
         if index < 0:
             index += n
         entries = self._entries()
@@ -306,7 +318,11 @@ class Sequential(_Container):
     def __imul__(self, other: int) -> Sequential:
         n = _check_repeat(other)
         entries = self._entries()
-        extra = [(str(len(entries) * (r + 1) + i), m) for r in range(n - 1) for i, (_, m) in enumerate(entries)]
+        extra = [
+            (str(len(entries) * (r + 1) + i), m)
+            for r in range(n - 1)
+            for i, (_, m) in enumerate(entries)
+        ]
         self._set_entries(_renumber(entries + extra), "*=")
         return self
 
@@ -404,8 +420,13 @@ class ModuleList(_Container):
         return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
-        if not isinstance(modules, Iterable) or isinstance(modules, Module) and not isinstance(modules, _Container):
-            raise TypeError("ModuleList.extend should be called with an iterable, but got " + type(modules).__name__)
+        if not isinstance(modules, Iterable) or (
+            isinstance(modules, Module) and not isinstance(modules, _Container)
+        ):
+            raise TypeError(
+                "ModuleList.extend should be called with an iterable, but got "
+                + type(modules).__name__
+            )
         mods = list(modules)
         for m in mods:
             _check_module(m)
@@ -436,7 +457,9 @@ class ModuleList(_Container):
                 blocks.append([i, i, r])
         lines = []
         for start, end, r in blocks:
-            local = f"({start}): {r}" if start == end else f"({start}-{end}): {end - start + 1} x {r}"
+            local = (
+                f"({start}): {r}" if start == end else f"({start}-{end}): {end - start + 1} x {r}"
+            )
             lines.append(_addindent(local, 2))
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
@@ -450,7 +473,9 @@ class ModuleDict(_Container):
     ['conv', 'act']
     """
 
-    def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
+    def __init__(
+        self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None
+    ) -> None:
         super().__init__()
         if modules is not None:
             self.update(modules)
@@ -514,14 +539,20 @@ def _mapping_entries(items: Any, owner: str) -> list[tuple[str, Any]]:
     if isinstance(items, Mapping | _Container) and hasattr(items, "items"):
         return list(items.items())
     if not isinstance(items, Iterable):
-        raise TypeError(f"{owner}.update should be called with an iterable of key/value pairs, but got {type(items).__name__}")
+        raise TypeError(
+            f"{owner}.update should be called with an iterable of key/value pairs, but got {type(items).__name__}"
+        )
     out = []
     for j, pair in enumerate(items):
         if not isinstance(pair, Iterable) or isinstance(pair, str):
-            raise TypeError(f"{owner} update sequence element #{j} should be Iterable; is {type(pair).__name__}")
+            raise TypeError(
+                f"{owner} update sequence element #{j} should be Iterable; is {type(pair).__name__}"
+            )
         pair = tuple(pair)
         if len(pair) != 2:
-            raise ValueError(f"{owner} update sequence element #{j} has length {len(pair)}; 2 is required")
+            raise ValueError(
+                f"{owner} update sequence element #{j} has length {len(pair)}; 2 is required"
+            )
         out.append(pair)
     return out
 
@@ -589,7 +620,10 @@ class ParameterList(_Container):
 
     def extend(self, values: Iterable[Any]) -> ParameterList:
         if not isinstance(values, Iterable) or isinstance(values, jax.Array):
-            raise TypeError("ParameterList.extend should be called with an iterable, but got " + type(values).__name__)
+            raise TypeError(
+                "ParameterList.extend should be called with an iterable, but got "
+                + type(values).__name__
+            )
         n = len(self)
         new = [(str(n + i), self._check_item(v)) for i, v in enumerate(values)]
         self._set_entries(self._entries() + new, "extend")

@@ -164,7 +164,11 @@ def _names_from_bytecode(code: Any) -> list[str]:
                 names.append(ins.argval)
         elif ins.opname == "LOAD_CONST" and isinstance(ins.argval, str) and len(prev) >= 2:
             method, obj = prev[-1], prev[-2]
-            if method.opname in ("LOAD_ATTR", "LOAD_METHOD") and method.argval in _REGISTER_CALLS and loads_self(obj):
+            if (
+                method.opname in ("LOAD_ATTR", "LOAD_METHOD")
+                and method.argval in _REGISTER_CALLS
+                and loads_self(obj)
+            ):
                 if ins.argval not in names:
                     names.append(ins.argval)
         prev = (prev + [ins])[-2:]
@@ -187,7 +191,12 @@ def _names_from_source(init: Any) -> list[str]:
                 found.append(((node.lineno, node.col_offset), node.attr))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             f = node.func
-            if isinstance(f.value, ast.Name) and f.value.id == self_name and f.attr in _REGISTER_CALLS and node.args:
+            if (
+                isinstance(f.value, ast.Name)
+                and f.value.id == self_name
+                and f.attr in _REGISTER_CALLS
+                and node.args
+            ):
                 arg = node.args[0]
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found.append(((node.lineno, node.col_offset), arg.value))

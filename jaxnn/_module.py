@@ -173,7 +173,9 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             value = self.__dict__.get(f.name)
             if isinstance(value, list | tuple | dict) and any(
                 isinstance(v, eqx.Module)
-                for v in jax.tree_util.tree_leaves(value, is_leaf=lambda x: isinstance(x, eqx.Module))
+                for v in jax.tree_util.tree_leaves(
+                    value, is_leaf=lambda x: isinstance(x, eqx.Module)
+                )
             ):
                 kind = "ModuleDict" if isinstance(value, dict) else "ModuleList"
                 raise TypeError(
@@ -305,7 +307,11 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     def _named_arrays(
         self, kinds: tuple[str, ...], prefix: str, recurse: bool, remove_duplicate: bool
     ) -> Iterator[tuple[str, jax.Array]]:
-        mods = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
+        mods = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
+            else [(prefix, self)]
+        )
         seen: set[int] = set()
         for mod_prefix, module in mods:
             for name, value, kind in module._named_members_own():
@@ -372,7 +378,9 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
                 f"call it with a literal name in __init__ so jaxnn can declare the field."
             )
         value = None if tensor is None else _to_array(tensor, name)
-        regs = tuple((n, p) for n, p in self._registered_buffers if n != name) + ((name, persistent),)
+        regs = tuple((n, p) for n, p in self._registered_buffers if n != name) + (
+            (name, persistent),
+        )
         object.__setattr__(self, "_registered_buffers", regs)
         setattr(self, name, value)
 
@@ -386,7 +394,9 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     register_module = add_module
 
     # ------------------------------------------------------------------ state dict
-    def _state_items(self, prefix: str = "", keep_np: bool = False) -> Iterator[tuple[str, Any, Module, str]]:
+    def _state_items(
+        self, prefix: str = "", keep_np: bool = False
+    ) -> Iterator[tuple[str, Any, Module, str]]:
         """(full key, value, owner, own name) for every state entry, duplicates included."""
         for name, value, kind in self._named_members_own():
             key = prefix + name
@@ -395,16 +405,22 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             elif kind != "buffer_np" or keep_np:
                 yield key, value, self, name
 
-    def state_dict(self, *args: Any, destination: Any = None, prefix: str = "", keep_vars: bool = False) -> OrderedDict:
+    def state_dict(
+        self, *args: Any, destination: Any = None, prefix: str = "", keep_vars: bool = False
+    ) -> OrderedDict:
         """Parameters and persistent buffers under torch's keys, in torch's order."""
         if args:
-            raise TypeError("state_dict() takes keyword arguments only: destination=, prefix=, keep_vars=.")
+            raise TypeError(
+                "state_dict() takes keyword arguments only: destination=, prefix=, keep_vars=."
+            )
         out = OrderedDict() if destination is None else destination
         for key, value, _, _ in self._state_items(prefix):
             out[key] = value
         return out
 
-    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> _IncompatibleKeys:
+    def load_state_dict(
+        self, state_dict: Any, strict: bool = True, assign: bool = False
+    ) -> _IncompatibleKeys:
         """Copy arrays from ``state_dict`` into this module, in place, as torch does.
 
         Accepts numpy arrays, jax arrays and torch tensors. Values are cast to each
@@ -414,7 +430,9 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         """
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"Expected state_dict to be dict-like, got {type(state_dict)}.")
-        check_mutable(self, "load_state_dict", [v for v in state_dict.values() if isinstance(v, jax.Array)])
+        check_mutable(
+            self, "load_state_dict", [v for v in state_dict.values() if isinstance(v, jax.Array)]
+        )
         expected: dict[str, list[tuple[Module, str, Any]]] = OrderedDict()
         for key, current, owner, name in self._state_items():
             expected.setdefault(key, []).append((owner, name, current))
@@ -437,16 +455,29 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
                 updates.append((owner, name, new))
         if strict:
             if unexpected:
-                errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in unexpected)))
+                errors.insert(
+                    0,
+                    "Unexpected key(s) in state_dict: {}. ".format(
+                        ", ".join(f'"{k}"' for k in unexpected)
+                    ),
+                )
             if missing:
-                errors.insert(0, "Missing key(s) in state_dict: {}. ".format(", ".join(f'"{k}"' for k in missing)))
+                errors.insert(
+                    0,
+                    "Missing key(s) in state_dict: {}. ".format(
+                        ", ".join(f'"{k}"' for k in missing)
+                    ),
+                )
         if errors:
             hint = (
                 "\n\tFix: the keys and shapes must be those of this model's state_dict() "
                 "(print(list(model.state_dict()))); pass strict=False to load a subset."
             )
             raise RuntimeError(
-                "Error(s) in loading state_dict for {}:\n\t{}".format(self._get_name(), "\n\t".join(errors)) + hint
+                "Error(s) in loading state_dict for {}:\n\t{}".format(
+                    self._get_name(), "\n\t".join(errors)
+                )
+                + hint
             )
         for owner, name, new in updates:
             owner._set_member(name, new)
@@ -601,7 +632,9 @@ def _check_module(module: Any, allow_none: bool = False) -> None:
             hint = " Wrap Equinox modules: jaxnn.Lambda(eqx_module)."
         elif callable(module):
             hint = " Wrap a function as a layer: jaxnn.Lambda(fn)."
-        raise TypeError(f"{type(module).__module__}.{type(module).__qualname__} is not a jaxnn Module subclass.{hint}")
+        raise TypeError(
+            f"{type(module).__module__}.{type(module).__qualname__} is not a jaxnn Module subclass.{hint}"
+        )
 
 
 def _check_float_dtype(dtype: Any) -> Any:
@@ -610,7 +643,9 @@ def _check_float_dtype(dtype: Any) -> Any:
     except TypeError:
         raise TypeError(f"to(): {dtype!r} is neither a dtype nor a device.") from None
     if not jnp.issubdtype(dt, jnp.floating):
-        raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dt}.")
+        raise TypeError(
+            f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dt}."
+        )
     if dt == jnp.float64 and not jax.config.jax_enable_x64:
         raise ValueError(
             "to(float64): JAX has 64-bit types disabled, so the arrays would silently stay "
@@ -622,12 +657,16 @@ def _check_float_dtype(dtype: Any) -> Any:
 def _device_from_string(device: str) -> jax.Device:
     platform = {"cuda": "gpu", "gpu": "gpu", "cpu": "cpu", "tpu": "tpu"}.get(device.split(":")[0])
     if platform is None:
-        raise ValueError(f"to({device!r}): unknown device; use 'cpu', 'cuda'/'gpu', 'tpu' or a jax.Device.")
+        raise ValueError(
+            f"to({device!r}): unknown device; use 'cpu', 'cuda'/'gpu', 'tpu' or a jax.Device."
+        )
     index = int(device.split(":")[1]) if ":" in device else 0
     try:
         return jax.devices(platform)[index]
     except RuntimeError as e:
-        raise RuntimeError(f"to({device!r}): no {platform} device is available to JAX ({e}).") from None
+        raise RuntimeError(
+            f"to({device!r}): no {platform} device is available to JAX ({e})."
+        ) from None
 
 
 _FIELD_CACHE: dict[type, tuple[dataclasses.Field, ...]] = {}
@@ -689,7 +728,7 @@ def check_no_hidden_sharing(root: Module) -> None:
     walk(root, "")
 
 
-def Parameter(data: Any, requires_grad: bool = True) -> jax.Array:  # noqa: N802 - torch's name
+def Parameter(data: Any, requires_grad: bool = True) -> jax.Array:
     """``nn.Parameter(x)``: in jaxnn any array assigned to a module is a parameter.
 
     Returns ``x`` as a jax array; ``requires_grad=False`` is expressed on the module with
@@ -722,7 +761,9 @@ def rebuild(root: Module, leaf: Callable[[Module, str, str, Any], Any]) -> Modul
         new.__dict__.update(module.__dict__)
         memo[id(module)] = new
         for name, value, kind in module._stored_members():
-            new._set_member(name, clone(value) if kind == "module" else leaf(module, name, kind, value))
+            new._set_member(
+                name, clone(value) if kind == "module" else leaf(module, name, kind, value)
+            )
         return new
 
     return clone(root)
@@ -738,14 +779,19 @@ def trainable(model: Module) -> Module:
     >>> import jaxnn as nn, equinox as eqx
     >>> model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
     >>> params, rest = eqx.partition(model, nn.trainable(model))
-    >>> [k for k, v in nn.trainable(model).state_dict().items() if v]
-    ['0.weight', '0.bias', '1.weight', '1.bias']
+    >>> import jax
+    >>> jax.tree.leaves(nn.trainable(model))  # Linear w, b; BatchNorm w, b; 3 buffers
+    [True, True, True, True, False, False, False]
     """
     if not isinstance(model, Module):
         raise TypeError(f"trainable(model) takes a jaxnn Module, got {type(model).__name__}.")
 
     def leaf(module: Module, name: str, kind: str, value: Any) -> Any:
-        ok = kind == "param" and name not in module._frozen and jnp.issubdtype(value.dtype, jnp.inexact)
+        ok = (
+            kind == "param"
+            and name not in module._frozen
+            and jnp.issubdtype(value.dtype, jnp.inexact)
+        )
         return jax.tree_util.tree_map(lambda _: ok, value)
 
     mask = rebuild(model, leaf)

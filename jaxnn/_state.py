@@ -75,7 +75,9 @@ def forward(model: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
     from ._module import Module, rebuild
 
     if not isinstance(model, Module):
-        raise TypeError(f"jaxnn.forward(model, ...) takes a jaxnn Module, got {type(model).__name__}.")
+        raise TypeError(
+            f"jaxnn.forward(model, ...) takes a jaxnn Module, got {type(model).__name__}."
+        )
     updates: dict[int, tuple[Any, dict[str, jax.Array]]] = {}
     stack = _stack()
     stack.append(updates)
@@ -117,18 +119,24 @@ def functional_call(
     from ._module import Module, rebuild
 
     if not isinstance(module, Module):
-        raise TypeError(f"functional_call(module, ...) takes a jaxnn Module, got {type(module).__name__}.")
+        raise TypeError(
+            f"functional_call(module, ...) takes a jaxnn Module, got {type(module).__name__}."
+        )
     dicts = parameter_and_buffer_dicts
     if isinstance(dicts, tuple | list):
         merged: dict[str, Any] = {}
         for d in dicts:
             overlap = set(merged) & set(d)
             if overlap:
-                raise ValueError(f"functional_call: {sorted(overlap)} appear in more than one dict.")
+                raise ValueError(
+                    f"functional_call: {sorted(overlap)} appear in more than one dict."
+                )
             merged.update(d)
         dicts = merged
     if not hasattr(dicts, "items"):
-        raise TypeError(f"parameter_and_buffer_dicts must be a dict of name -> array, got {type(dicts).__name__}.")
+        raise TypeError(
+            f"parameter_and_buffer_dicts must be a dict of name -> array, got {type(dicts).__name__}."
+        )
     by_owner: dict[tuple[int, str], Any] = {}
     names: dict[tuple[int, str], list[str]] = {}
     for full, _, owner, own in module._state_items(keep_np=True):

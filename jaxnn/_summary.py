@@ -44,7 +44,13 @@ class Summary:
     def __str__(self) -> str:
         headers = ("Layer (type)", "Output Shape", "Param #", "Trainable", "Buffers")
         body = [
-            (f"{'  ' * r.name.count('.')}{r.name.rsplit('.', 1)[-1] or self.model_name} ({r.type})", _fmt_shape(r.output_shape), f"{r.params:,}", f"{r.trainable:,}", f"{r.buffers:,}")
+            (
+                f"{'  ' * r.name.count('.')}{r.name.rsplit('.', 1)[-1] or self.model_name} ({r.type})",
+                _fmt_shape(r.output_shape),
+                f"{r.params:,}",
+                f"{r.trainable:,}",
+                f"{r.buffers:,}",
+            )
             for r in self.rows
         ]
         widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(headers)]
@@ -71,7 +77,13 @@ def _fmt_shape(shape: Any) -> str:
         return "--"
     if isinstance(shape, tuple) and all(isinstance(s, int) for s in shape):
         return str(list(shape))
-    return str(jax.tree.map(lambda s: list(s), shape, is_leaf=lambda x: isinstance(x, tuple) and all(isinstance(i, int) for i in x)))
+    return str(
+        jax.tree.map(
+            lambda s: list(s),
+            shape,
+            is_leaf=lambda x: isinstance(x, tuple) and all(isinstance(i, int) for i in x),
+        )
+    )
 
 
 def _fmt_flops(flops: float | None) -> str:
@@ -83,7 +95,14 @@ def _fmt_flops(flops: float | None) -> str:
     return f"{flops:.0f}"
 
 
-def summary(model: Module, input_shape_or_array: Any, *args: Any, dtype: Any = jnp.float32, flops: bool = True, **kwargs: Any) -> Summary:
+def summary(
+    model: Module,
+    input_shape_or_array: Any,
+    *args: Any,
+    dtype: Any = jnp.float32,
+    flops: bool = True,
+    **kwargs: Any,
+) -> Summary:
     """Summarise ``model`` for an input: each submodule's output shape, parameters, buffers.
 
     Args:
@@ -124,7 +143,9 @@ def summary(model: Module, input_shape_or_array: Any, *args: Any, dtype: Any = j
     for name, m in model.named_modules():
         own = [(n, v, k) for n, v, k in m._named_members_own() if k != "module"]
         params = sum(math.prod(v.shape) for _, v, k in own if k == "param")
-        trainable = sum(math.prod(v.shape) for n, v, k in own if k == "param" and n not in m._frozen)
+        trainable = sum(
+            math.prod(v.shape) for n, v, k in own if k == "param" and n not in m._frozen
+        )
         buffers = sum(math.prod(v.shape) for _, v, k in own if k.startswith("buffer"))
         rows.append(LayerRow(name, m._get_name(), shapes.get(id(m)), params, trainable, buffers))
     total = sum(r.params for r in rows)
@@ -135,7 +156,9 @@ def summary(model: Module, input_shape_or_array: Any, *args: Any, dtype: Any = j
             cost = jax.jit(run).lower(model, x).compile().cost_analysis()
             if isinstance(cost, list):
                 cost = cost[0] if cost else {}
-            flop_count = float(cost.get("flops")) if cost and cost.get("flops") is not None else None
+            flop_count = (
+                float(cost.get("flops")) if cost and cost.get("flops") is not None else None
+            )
         except Exception:  # cost analysis is best-effort: some backends do not provide it
             flop_count = None
     return Summary(

@@ -43,11 +43,21 @@ __all__ = [
     "zeros_",
 ]
 
-_LINEAR_FNS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+_LINEAR_FNS = (
+    "linear",
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "conv_transpose3d",
+)
 
 
 def _shape_dtype(tensor: Any, dtype: Any) -> tuple[tuple[int, ...], Any]:
-    if isinstance(tensor, jax.Array | jax.ShapeDtypeStruct) or hasattr(tensor, "shape") and hasattr(tensor, "dtype"):
+    if isinstance(tensor, jax.Array | jax.ShapeDtypeStruct) or (
+        hasattr(tensor, "shape") and hasattr(tensor, "dtype")
+    ):
         return tuple(tensor.shape), dtype if dtype is not None else tensor.dtype
     if isinstance(tensor, int):
         tensor = (tensor,)
@@ -103,13 +113,22 @@ def _fan(shape: tuple[int, ...], mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
-def uniform_(tensor: Any, a: float = 0.0, b: float = 1.0, *, key: jax.Array | None = None, dtype: Any = None) -> jax.Array:
+def uniform_(
+    tensor: Any, a: float = 0.0, b: float = 1.0, *, key: jax.Array | None = None, dtype: Any = None
+) -> jax.Array:
     """Values drawn from U(a, b)."""
     shape, dtype = _shape_dtype(tensor, dtype)
     return jax.random.uniform(_random.as_key(key), shape, dtype, minval=a, maxval=b)
 
 
-def normal_(tensor: Any, mean: float = 0.0, std: float = 1.0, *, key: jax.Array | None = None, dtype: Any = None) -> jax.Array:
+def normal_(
+    tensor: Any,
+    mean: float = 0.0,
+    std: float = 1.0,
+    *,
+    key: jax.Array | None = None,
+    dtype: Any = None,
+) -> jax.Array:
     """Values drawn from N(mean, std²)."""
     shape, dtype = _shape_dtype(tensor, dtype)
     return mean + std * jax.random.normal(_random.as_key(key), shape, dtype)
@@ -160,7 +179,9 @@ def dirac_(tensor: Any, groups: int = 1, *, dtype: Any = None) -> jax.Array:
     """The Dirac delta for 3-5-D conv weights: convolution with it preserves channels."""
     shape, dtype = _shape_dtype(tensor, dtype)
     if len(shape) not in (3, 4, 5):
-        raise ValueError(f"Only tensors with 3, 4, or 5 dimensions are supported, got shape {shape}.")
+        raise ValueError(
+            f"Only tensors with 3, 4, or 5 dimensions are supported, got shape {shape}."
+        )
     if shape[0] % groups != 0:
         raise ValueError(f"dim 0 ({shape[0]}) must be divisible by groups ({groups}).")
     out_per_group = shape[0] // groups
@@ -173,7 +194,9 @@ def dirac_(tensor: Any, groups: int = 1, *, dtype: Any = None) -> jax.Array:
     return w
 
 
-def xavier_uniform_(tensor: Any, gain: float = 1.0, *, key: jax.Array | None = None, dtype: Any = None) -> jax.Array:
+def xavier_uniform_(
+    tensor: Any, gain: float = 1.0, *, key: jax.Array | None = None, dtype: Any = None
+) -> jax.Array:
     """U(-b, b) with b = gain·sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio)."""
     shape, dtype = _shape_dtype(tensor, dtype)
     fan_in, fan_out = _calculate_fan_in_and_fan_out(shape)
@@ -181,7 +204,9 @@ def xavier_uniform_(tensor: Any, gain: float = 1.0, *, key: jax.Array | None = N
     return uniform_(shape, -bound, bound, key=key, dtype=dtype)
 
 
-def xavier_normal_(tensor: Any, gain: float = 1.0, *, key: jax.Array | None = None, dtype: Any = None) -> jax.Array:
+def xavier_normal_(
+    tensor: Any, gain: float = 1.0, *, key: jax.Array | None = None, dtype: Any = None
+) -> jax.Array:
     """N(0, std²) with std = gain·sqrt(2 / (fan_in + fan_out))."""
     shape, dtype = _shape_dtype(tensor, dtype)
     fan_in, fan_out = _calculate_fan_in_and_fan_out(shape)
@@ -224,11 +249,15 @@ def kaiming_normal_(
     return normal_(shape, 0.0, std, key=key, dtype=dtype)
 
 
-def orthogonal_(tensor: Any, gain: float = 1, *, key: jax.Array | None = None, dtype: Any = None) -> jax.Array:
+def orthogonal_(
+    tensor: Any, gain: float = 1, *, key: jax.Array | None = None, dtype: Any = None
+) -> jax.Array:
     """A (semi-)orthogonal matrix from the QR of a Gaussian, signs fixed as torch does."""
     shape, dtype = _shape_dtype(tensor, dtype)
     if len(shape) < 2:
-        raise ValueError(f"Only tensors with 2 or more dimensions are supported, got shape {shape}.")
+        raise ValueError(
+            f"Only tensors with 2 or more dimensions are supported, got shape {shape}."
+        )
     if 0 in shape:
         return jnp.zeros(shape, dtype)
     rows = shape[0]
@@ -243,7 +272,14 @@ def orthogonal_(tensor: Any, gain: float = 1, *, key: jax.Array | None = None, d
     return (gain * q).reshape(shape).astype(dtype)
 
 
-def sparse_(tensor: Any, sparsity: float, std: float = 0.01, *, key: jax.Array | None = None, dtype: Any = None) -> jax.Array:
+def sparse_(
+    tensor: Any,
+    sparsity: float,
+    std: float = 0.01,
+    *,
+    key: jax.Array | None = None,
+    dtype: Any = None,
+) -> jax.Array:
     """2-D: N(0, std²) with ``ceil(sparsity·rows)`` zeros in each column."""
     shape, dtype = _shape_dtype(tensor, dtype)
     if len(shape) != 2:

@@ -150,10 +150,20 @@ def check_function(
     if not diff_idx or not any(tleaves[i].requires_grad for i in diff_idx):
         return jout
     rng = np.random.default_rng(seed)
-    cots = {i: rng.standard_normal(tuple(tleaves[i].shape)).astype(to_numpy(tleaves[i]).dtype) for i in diff_idx}
-    tloss = sum((tleaves[i].float() * to_torch(cots[i]).float()).sum() for i in diff_idx if tleaves[i].requires_grad)
+    cots = {
+        i: rng.standard_normal(tuple(tleaves[i].shape)).astype(to_numpy(tleaves[i]).dtype)
+        for i in diff_idx
+    }
+    tloss = sum(
+        (tleaves[i].float() * to_torch(cots[i]).float()).sum()
+        for i in diff_idx
+        if tleaves[i].requires_grad
+    )
     tgrads = torch.autograd.grad(tloss, [targs[i] for i in grad_pos], allow_unused=True)
-    tgrads = [torch.zeros_like(targs[i]) if g is None else g for i, g in zip(grad_pos, tgrads, strict=True)]
+    tgrads = [
+        torch.zeros_like(targs[i]) if g is None else g
+        for i, g in zip(grad_pos, tgrads, strict=True)
+    ]
 
     def loss(*d):
         leaves = _leaves(call(*d))
@@ -264,7 +274,10 @@ def check_module(
     if not diff_idx:
         return jout
     rng = np.random.default_rng(seed)
-    cots = {i: rng.standard_normal(tuple(tleaves[i].shape)).astype(to_numpy(tleaves[i]).dtype) for i in diff_idx}
+    cots = {
+        i: rng.standard_normal(tuple(tleaves[i].shape)).astype(to_numpy(tleaves[i]).dtype)
+        for i in diff_idx
+    }
     tloss = sum((tleaves[i] * to_torch(cots[i])).sum() for i in diff_idx)
     tparams = [(n, p) for n, p in tmod.named_parameters() if p.requires_grad]
     wrt = [tinputs[i] for i in float_pos] + [p for _, p in tparams]
@@ -277,7 +290,10 @@ def check_module(
         return sum(jnp.sum(leaves[i] * jnp.asarray(cots[i])) for i in diff_idx)
 
     argnums = tuple(range(1 + len(xs)))
-    for label, fn in [("eager", jax.grad(loss, argnums)), ("jit", jax.jit(jax.grad(loss, argnums)))]:
+    for label, fn in [
+        ("eager", jax.grad(loss, argnums)),
+        ("jit", jax.jit(jax.grad(loss, argnums))),
+    ]:
         if label == "jit" and not jit:
             continue
         g = fn(params, *xs)

@@ -16,7 +16,9 @@ def test_quick_start_runs():
     section = text[text.index("## Quick start") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     lines = [line for line in code.splitlines() if line.strip()]
-    assert len(lines[lines.index("import jaxnn as nn                      # torch.nn's names") :]) < 30
+    assert (
+        len(lines[lines.index("import jaxnn as nn                      # torch.nn's names") :]) < 30
+    )
     namespace: dict = {}
     exec(compile(code, "README quick start", "exec"), namespace)
     assert not namespace["model"].training

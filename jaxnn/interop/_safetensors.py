@@ -43,11 +43,15 @@ class CheckpointError(ValueError):
     """A checkpoint file cannot be read: truncated, corrupted, or not what was expected."""
 
 
-def encode(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None) -> Iterator[bytes]:
+def encode(
+    arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None
+) -> Iterator[bytes]:
     """Yield the file's bytes in pieces: the header, then each tensor (no full copy in memory)."""
     header: dict[str, Any] = {}
     if metadata:
-        bad = {k: v for k, v in metadata.items() if not isinstance(k, str) or not isinstance(v, str)}
+        bad = {
+            k: v for k, v in metadata.items() if not isinstance(k, str) or not isinstance(v, str)
+        }
         if bad:
             raise TypeError(f"safetensors metadata must map str to str, got {bad!r}.")
         header["__metadata__"] = dict(metadata)
@@ -60,7 +64,11 @@ def encode(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None 
         if key is None:
             raise TypeError(f"cannot save {name!r}: dtype {a.dtype} has no safetensors equivalent.")
         a = a.astype(dt, copy=False)
-        header[name] = {"dtype": key, "shape": list(a.shape), "data_offsets": [offset, offset + a.nbytes]}
+        header[name] = {
+            "dtype": key,
+            "shape": list(a.shape),
+            "data_offsets": [offset, offset + a.nbytes],
+        }
         offset += a.nbytes
         blobs.append(a)
     text = json.dumps(header, separators=(",", ":")).encode()
@@ -74,7 +82,9 @@ def encode(arrays: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None 
 def decode(data: bytes, source: str) -> tuple[OrderedDict, dict[str, str]]:
     """Parse a whole file's bytes into ``(name -> numpy array, metadata)``, validating all."""
     if len(data) < 8:
-        raise CheckpointError(f"{source}: file is {len(data)} bytes, too short to be a safetensors checkpoint (truncated?).")
+        raise CheckpointError(
+            f"{source}: file is {len(data)} bytes, too short to be a safetensors checkpoint (truncated?)."
+        )
     (n,) = struct.unpack("<Q", data[:8])
     if n > _MAX_HEADER or 8 + n > len(data):
         raise CheckpointError(
@@ -84,20 +94,27 @@ def decode(data: bytes, source: str) -> tuple[OrderedDict, dict[str, str]]:
     try:
         header = json.loads(data[8 : 8 + n].decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{source}: the header is not valid JSON ({e}): corrupted file.") from None
+        raise CheckpointError(
+            f"{source}: the header is not valid JSON ({e}): corrupted file."
+        ) from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{source}: the header is not a JSON object: corrupted file.")
     metadata = header.pop("__metadata__", {}) or {}
     body = memoryview(data)[8 + n :]
     out: OrderedDict = OrderedDict()
-    entries = sorted(header.items(), key=lambda kv: kv[1].get("data_offsets", [0])[0] if isinstance(kv[1], dict) else 0)
+    entries = sorted(
+        header.items(),
+        key=lambda kv: kv[1].get("data_offsets", [0])[0] if isinstance(kv[1], dict) else 0,
+    )
     for name, info in entries:
         try:
             dtype = _DTYPES[info["dtype"]]
             shape = tuple(int(s) for s in info["shape"])
             begin, end = (int(x) for x in info["data_offsets"])
         except (KeyError, TypeError, ValueError):
-            raise CheckpointError(f"{source}: entry {name!r} has a malformed header {info!r}.") from None
+            raise CheckpointError(
+                f"{source}: entry {name!r} has a malformed header {info!r}."
+            ) from None
         expected = math.prod(shape) * dtype.itemsize
         if end - begin != expected or begin < 0:
             raise CheckpointError(

@@ -52,7 +52,9 @@ def _bool_of(value: Any) -> Any:
 # Constructor arguments that torch does not keep under their own name.
 def _mha_args(m: Any) -> dict[str, Any]:
     return {
-        "bias": m.in_proj_bias is not None if m._qkv_same_embed_dim else m.out_proj.bias is not None,
+        "bias": m.in_proj_bias is not None
+        if m._qkv_same_embed_dim
+        else m.out_proj.bias is not None,
         "add_bias_kv": m.bias_k is not None,
     }
 
@@ -97,7 +99,9 @@ _SPECIAL: dict[str, Callable[[Any], dict[str, Any]]] = {
 }
 
 
-def _constructor_args(source: Any, target_cls: type, convert_child: Callable[[Any], Any]) -> dict[str, Any]:
+def _constructor_args(
+    source: Any, target_cls: type, convert_child: Callable[[Any], Any]
+) -> dict[str, Any]:
     """Read ``target_cls.__init__``'s arguments off ``source``'s attributes."""
     special = _SPECIAL.get(type(source).__name__)
     args = special(source) if special else {}
@@ -152,9 +156,16 @@ def from_torch(module: Any) -> Module:
             return memo[id(tm)]
         cls_name = type(tm).__name__
         jcls = getattr(nn, cls_name, None)
-        if type(tm).__module__.startswith("torch.nn") and cls_name == "NonDynamicallyQuantizableLinear":
+        if (
+            type(tm).__module__.startswith("torch.nn")
+            and cls_name == "NonDynamicallyQuantizableLinear"
+        ):
             jcls = nn.Linear
-        if jcls is None or not (isinstance(jcls, type) and issubclass(jcls, Module)) or not type(tm).__module__.startswith("torch.nn"):
+        if (
+            jcls is None
+            or not (isinstance(jcls, type) and issubclass(jcls, Module))
+            or not type(tm).__module__.startswith("torch.nn")
+        ):
             raise TypeError(
                 f"from_torch: cannot convert {type(tm).__module__}.{type(tm).__qualname__}: it is "
                 f"{'a custom torch Module (its forward is Python code jaxnn cannot translate)' if not type(tm).__module__.startswith('torch.nn') else 'a torch layer jaxnn does not have'}. "
@@ -175,7 +186,9 @@ def from_torch(module: Any) -> Module:
             try:
                 jm = jcls(**kwargs)
             except Exception as e:
-                raise TypeError(f"from_torch: building jaxnn.{cls_name}(**{kwargs!r}) failed: {e}") from e
+                raise TypeError(
+                    f"from_torch: building jaxnn.{cls_name}(**{kwargs!r}) failed: {e}"
+                ) from e
         memo[id(tm)] = jm
         return jm
 
@@ -238,14 +251,12 @@ def to_torch(model: Module) -> Any:
         elif cls_name == "ModuleDict":
             tm = tcls(OrderedDict((k, convert(c)) for k, c in jm.items()))
         elif cls_name in ("ParameterList", "ParameterDict"):
-            values = jm.items() if cls_name == "ParameterDict" else list(jm)
-            conv = (lambda v: torch.nn.Parameter(_tensor(v)))
-            tm = tcls(OrderedDict((k, conv(v)) for k, v in values) if cls_name == "ParameterDict" else [conv(v) for v in values])
+            if cls_name == "ParameterDict":
+                tm = tcls(OrderedDict((k, torch.nn.Parameter(_tensor(v))) for k, v in jm.items()))
+            else:
+                tm = tcls([torch.nn.Parameter(_tensor(v)) for v in jm])
         else:
-            kwargs = _constructor_args(jm, tcls, convert)
-            if "activation" in kwargs and isinstance(kwargs["activation"], str):
-                pass
-            tm = tcls(**kwargs)
+            tm = tcls(**_constructor_args(jm, tcls, convert))
         memo[id(jm)] = tm
         return tm
 
@@ -295,7 +306,9 @@ def load_torch(path: str | os.PathLike) -> OrderedDict:
     except Exception as e:
         from ._safetensors import CheckpointError
 
-        raise CheckpointError(f"{path}: torch.load could not read it ({type(e).__name__}: {e}).") from None
+        raise CheckpointError(
+            f"{path}: torch.load could not read it ({type(e).__name__}: {e})."
+        ) from None
     if isinstance(obj, torch.nn.Module):
         obj = obj.state_dict()
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

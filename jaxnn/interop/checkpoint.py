@@ -87,7 +87,11 @@ def _host(value: Any, name: str) -> np.ndarray:
     return np.asarray(value)
 
 
-def save(obj: Module | Mapping[str, Any], path: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> None:
+def save(
+    obj: Module | Mapping[str, Any],
+    path: str | os.PathLike,
+    metadata: Mapping[str, str] | None = None,
+) -> None:
     """Save a model's ``state_dict()`` (or a state dict) as a safetensors file, atomically.
 
     The keys are torch's, so ``safetensors.torch.load_file(path)`` gives a dict that loads
@@ -119,7 +123,9 @@ def load(path: str | os.PathLike, model: Module | None = None, *, strict: bool =
     if model is None:
         return sd
     if not isinstance(model, Module):
-        raise TypeError(f"load(path, model): model must be a jaxnn Module, got {type(model).__name__}.")
+        raise TypeError(
+            f"load(path, model): model must be a jaxnn Module, got {type(model).__name__}."
+        )
     current = model.state_dict()
     wrong = [
         f"{k}: file has {sd[k].dtype}, model has {current[k].dtype}"
@@ -155,8 +161,12 @@ def save_checkpoint(
     and training continues exactly as if it had not stopped.
     """
     if not isinstance(model, Module):
-        raise TypeError(f"save_checkpoint(path, model, ...): model must be a jaxnn Module, got {type(model).__name__}.")
-    arrays: OrderedDict = OrderedDict((f"model.{k}", _host(v, k)) for k, v in model.state_dict().items())
+        raise TypeError(
+            f"save_checkpoint(path, model, ...): model must be a jaxnn Module, got {type(model).__name__}."
+        )
+    arrays: OrderedDict = OrderedDict(
+        (f"model.{k}", _host(v, k)) for k, v in model.state_dict().items()
+    )
     opt_leaves = jax.tree_util.tree_leaves(opt_state)
     for i, leaf in enumerate(opt_leaves):
         arrays[f"optimizer.{i}"] = _host(leaf, f"optimizer leaf {i}")
@@ -169,7 +179,9 @@ def save_checkpoint(
     _atomic_write(path, encode(arrays, meta))
 
 
-def load_checkpoint(path: str | os.PathLike, model: Module, opt_state: Any = None) -> dict[str, Any]:
+def load_checkpoint(
+    path: str | os.PathLike, model: Module, opt_state: Any = None
+) -> dict[str, Any]:
     """Restore what ``save_checkpoint`` wrote.
 
     ``model`` is loaded in place; ``opt_state`` is a template with the right structure
@@ -181,7 +193,9 @@ def load_checkpoint(path: str | os.PathLike, model: Module, opt_state: Any = Non
             f"{os.fspath(path)} is not a jaxnn training checkpoint (metadata format "
             f"{meta.get('format')!r}); for a plain state dict use jaxnn.load(path, model)."
         )
-    model_sd = OrderedDict((k[len("model.") :], v) for k, v in arrays.items() if k.startswith("model."))
+    model_sd = OrderedDict(
+        (k[len("model.") :], v) for k, v in arrays.items() if k.startswith("model.")
+    )
     template_leaves, treedef = jax.tree_util.tree_flatten(opt_state)
     n = int(meta["optimizer_leaves"])
     if n != len(template_leaves):

@@ -146,7 +146,9 @@ class Hardtanh(Module):
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         if max_val <= min_val:
-            raise ValueError(f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val}).")
+            raise ValueError(
+                f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})."
+            )
         self.min_val = min_val
         self.max_val = max_val
         self.inplace = inplace
@@ -209,7 +211,9 @@ class GELU(Module):
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
         if approximate not in ("none", "tanh"):
-            raise ValueError(f"approximate={approximate!r} is not valid; choose one of ('none', 'tanh').")
+            raise ValueError(
+                f"approximate={approximate!r} is not valid; choose one of ('none', 'tanh')."
+            )
         self.approximate = approximate
 
     def forward(self, input: jax.Array) -> jax.Array:
@@ -343,7 +347,9 @@ class PReLU(Module):
     num_parameters: int = eqx.field(static=True)
     init: float = eqx.field(static=True)
 
-    def __init__(self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self, num_parameters: int = 1, init: float = 0.25, device: Any = None, dtype: Any = None
+    ) -> None:
         super().__init__()
         self.num_parameters = check_positive_int(num_parameters, "num_parameters")
         self.init = init

@@ -10,9 +10,9 @@ import jax
 import jax.numpy as jnp
 
 from .. import functional as F
-from ..functional._utils import normalize_dim
 from .. import init
 from .._module import Module
+from ..functional._utils import normalize_dim
 from ._utils import check_positive_int, factory_dtype, place, split_key
 
 
@@ -72,10 +72,17 @@ class Linear(Module):
         self.out_features = check_positive_int(out_features, "out_features", allow_zero=True)
         dtype = factory_dtype(dtype)
         wkey, bkey = split_key(key, 2)
-        self.weight = place(init.kaiming_uniform_((out_features, in_features), a=math.sqrt(5), key=wkey, dtype=dtype), device)
+        self.weight = place(
+            init.kaiming_uniform_(
+                (out_features, in_features), a=math.sqrt(5), key=wkey, dtype=dtype
+            ),
+            device,
+        )
         if bias:
             bound = 1 / math.sqrt(in_features) if in_features > 0 else 0.0
-            self.bias = place(init.uniform_((out_features,), -bound, bound, key=bkey, dtype=dtype), device)
+            self.bias = place(
+                init.uniform_((out_features,), -bound, bound, key=bkey, dtype=dtype), device
+            )
         else:
             self.bias = None
 
@@ -123,7 +130,11 @@ class Bilinear(Module):
         wkey, bkey = split_key(key, 2)
         shape = (out_features, in1_features, in2_features)
         self.weight = place(init.uniform_(shape, -bound, bound, key=wkey, dtype=dtype), device)
-        self.bias = place(init.uniform_((out_features,), -bound, bound, key=bkey, dtype=dtype), device) if bias else None
+        self.bias = (
+            place(init.uniform_((out_features,), -bound, bound, key=bkey, dtype=dtype), device)
+            if bias
+            else None
+        )
 
     def forward(self, input1: jax.Array, input2: jax.Array) -> jax.Array:
         return F.bilinear(input1, input2, self.weight, self.bias)
@@ -166,9 +177,13 @@ def flatten(input: jax.Array, start_dim: int = 0, end_dim: int = -1) -> jax.Arra
     start = normalize_dim(start_dim, nd, "start_dim")
     end = normalize_dim(end_dim, nd, "end_dim")
     if start > end:
-        raise ValueError(f"flatten() has invalid args: start_dim ({start_dim}) cannot come after end_dim ({end_dim}).")
+        raise ValueError(
+            f"flatten() has invalid args: start_dim ({start_dim}) cannot come after end_dim ({end_dim})."
+        )
     shape = input.shape
-    return jnp.reshape(input, (*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :]))
+    return jnp.reshape(
+        input, (*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :])
+    )
 
 
 class Unflatten(Module):
@@ -185,8 +200,12 @@ class Unflatten(Module):
     def __init__(self, dim: int, unflattened_size: Any) -> None:
         super().__init__()
         if isinstance(dim, str):
-            raise TypeError("Unflatten with a named dim (str) is not supported: JAX arrays have no names; pass an int.")
-        if not isinstance(unflattened_size, tuple | list) or not all(isinstance(s, int) for s in unflattened_size):
+            raise TypeError(
+                "Unflatten with a named dim (str) is not supported: JAX arrays have no names; pass an int."
+            )
+        if not isinstance(unflattened_size, tuple | list) or not all(
+            isinstance(s, int) for s in unflattened_size
+        ):
             raise TypeError(f"unflattened_size must be a tuple of ints, got {unflattened_size!r}.")
         self.dim = dim
         self.unflattened_size = tuple(unflattened_size)

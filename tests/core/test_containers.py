@@ -339,7 +339,9 @@ def test_parameter_list_and_dict_match_torch():
     j_pl.append(jnp.ones(4))
     t_pl.append(tnn.Parameter(torch.ones(4)))
     assert repr(j_pl) == repr(t_pl)
-    t_pd = tnn.ParameterDict({"a": tnn.Parameter(torch.zeros(3)), "b": tnn.Parameter(torch.zeros(1, 2))})
+    t_pd = tnn.ParameterDict(
+        {"a": tnn.Parameter(torch.zeros(3)), "b": tnn.Parameter(torch.zeros(1, 2))}
+    )
     j_pd = nn.ParameterDict({"a": jnp.zeros(3), "b": jnp.zeros((1, 2))})
     assert repr(j_pd) == repr(t_pd)
     assert list(j_pd.state_dict()) == list(t_pd.state_dict())

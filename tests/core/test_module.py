@@ -359,7 +359,9 @@ def test_manual_seed_and_key_none():
     np.testing.assert_array_equal(np.asarray(a.weight), np.asarray(b.weight))
     assert not np.array_equal(np.asarray(b.weight), np.asarray(c.weight))
     k = jax.random.key(7)
-    np.testing.assert_array_equal(np.asarray(nn.Linear(3, 3, key=k).weight), np.asarray(nn.Linear(3, 3, key=k).weight))
+    np.testing.assert_array_equal(
+        np.asarray(nn.Linear(3, 3, key=k).weight), np.asarray(nn.Linear(3, 3, key=k).weight)
+    )
     raw = jax.random.PRNGKey(7)
     assert nn.Linear(3, 3, key=raw).weight.shape == (3, 3)
     with pytest.raises(TypeError, match="single JAX PRNG key"):
@@ -370,7 +372,12 @@ def test_manual_seed_and_key_none():
 
 def test_two_fresh_processes_build_identical_models():
     code = "import jaxnn as nn, numpy as np; m = nn.Sequential(nn.Linear(5, 4), nn.Linear(4, 2)); print([np.asarray(p).tobytes().hex() for p in m.parameters()])"
-    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout for _ in range(2)]
+    outs = [
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout
+        for _ in range(2)
+    ]
     assert outs[0] == outs[1] and len(outs[0]) > 100
 
 
@@ -409,7 +416,9 @@ def test_keys_are_split_among_children_that_need_one():
             return self.body(x)
 
     u = User()
-    np.testing.assert_array_equal(np.asarray(u(x, key=jax.random.key(2))), np.asarray(u(x, key=jax.random.key(2))))
+    np.testing.assert_array_equal(
+        np.asarray(u(x, key=jax.random.key(2))), np.asarray(u(x, key=jax.random.key(2)))
+    )
     assert jax.jit(lambda m, x, k: m(x, key=k))(u, x, jax.random.key(2)).shape == (1, 2)
 
 
@@ -437,7 +446,9 @@ def test_forward_returns_updated_buffers_eager_and_jit(monkeypatch):
     out, new = nn.forward(model, x)
     assert int(new[0].calls) == 2 and new[0] is new[2]  # called twice, like torch
     assert int(model[0].calls) == 0  # the input model is unchanged
-    np.testing.assert_allclose(np.asarray(new[0].mean), 0.9 * 0.1 + 0.1 * 2.0, rtol=1e-6)  # x=1, then x=2
+    np.testing.assert_allclose(
+        np.asarray(new[0].mean), 0.9 * 0.1 + 0.1 * 2.0, rtol=1e-6
+    )  # x=1, then x=2
     step = jax.jit(nn.forward)
     out2, new2 = step(model, x)
     np.testing.assert_allclose(np.asarray(out2), np.asarray(out))
@@ -495,7 +506,9 @@ def test_seed002_shared_layer_trains_like_torch():
         params, state = step(params, state, jnp.asarray(x), jnp.asarray(y))
     trained = eqx.combine(params, static)
     assert trained[0] is trained[3]
-    for (name, p), (tname, tp) in zip(trained.state_dict().items(), torch_model.state_dict().items(), strict=True):
+    for (name, p), (tname, tp) in zip(
+        trained.state_dict().items(), torch_model.state_dict().items(), strict=True
+    ):
         assert name == tname
         np.testing.assert_allclose(np.asarray(p), to_numpy(tp), atol=1e-5, rtol=1e-5)
     assert len(list(trained.parameters())) == 4

@@ -31,7 +31,9 @@ def _n_params(model):
 
 # ---------------------------------------------------------------- IDX data
 def write_idx(path, array, code=0x08):
-    header = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    header = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(
+        f">{array.ndim}I", *array.shape
+    )
     payload = header + array.astype(">u1" if code == 0x08 else array.dtype).tobytes()
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "wb") as f:
@@ -42,7 +44,9 @@ def write_idx(path, array, code=0x08):
 def test_idx_files_load(tmp_path, suffix):
     rng = np.random.default_rng(0)
     for split, n in (("train", 12), ("t10k", 5)):
-        write_idx(str(tmp_path / f"{split}-images-idx3-ubyte{suffix}"), rng.integers(0, 256, (n, 28, 28)))
+        write_idx(
+            str(tmp_path / f"{split}-images-idx3-ubyte{suffix}"), rng.integers(0, 256, (n, 28, 28))
+        )
         write_idx(str(tmp_path / f"{split}-labels-idx1-ubyte{suffix}"), rng.integers(0, 10, (n,)))
     d = data_lib.load(str(tmp_path))
     assert d.train_x.shape == (12, 1, 28, 28) and d.test_y.shape == (5,)
@@ -90,8 +94,12 @@ def test_embedded_digits_fallback_and_batches(tmp_path):
 # ---------------------------------------------------------------- scripts
 def test_mnist_mlp_runs_plots_and_resumes_exactly(tmp_path, capsys):
     full = mnist_mlp.main([*FAST, "--epochs", "2", "--out", str(tmp_path / "full")])
-    first = mnist_mlp.main([*FAST, "--epochs", "2", "--stop-after", "1", "--out", str(tmp_path / "resumed")])
-    resumed = mnist_mlp.main([*FAST, "--epochs", "2", "--resume", "--out", str(tmp_path / "resumed")])
+    first = mnist_mlp.main(
+        [*FAST, "--epochs", "2", "--stop-after", "1", "--out", str(tmp_path / "resumed")]
+    )
+    resumed = mnist_mlp.main(
+        [*FAST, "--epochs", "2", "--resume", "--out", str(tmp_path / "resumed")]
+    )
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("dataset: sklearn digits")
     assert "resumed from" in out and "epoch 2:" in out
@@ -148,10 +156,14 @@ def _torch_twins():
     class CNN(tnn.Module):
         def __init__(self):
             super().__init__()
-            self.conv1 = tnn.Conv2d(in_channels=1, out_channels=16, kernel_size=3, stride=1, padding=1)
+            self.conv1 = tnn.Conv2d(
+                in_channels=1, out_channels=16, kernel_size=3, stride=1, padding=1
+            )
             self.relu = tnn.ReLU()
             self.pool = tnn.MaxPool2d(kernel_size=2, stride=2)
-            self.conv2 = tnn.Conv2d(in_channels=16, out_channels=32, kernel_size=3, stride=1, padding=1)
+            self.conv2 = tnn.Conv2d(
+                in_channels=16, out_channels=32, kernel_size=3, stride=1, padding=1
+            )
             self.fc = tnn.Linear(32 * 7 * 7, 10)
 
     class RNN(tnn.Module):
@@ -165,17 +177,27 @@ def _torch_twins():
         def __init__(self, c, o):
             super().__init__()
             m = c // 4
-            self.layer1 = tnn.Sequential(tnn.Conv2d(c, m, kernel_size=1), tnn.BatchNorm2d(m), tnn.ReLU())
-            self.layer2 = tnn.Sequential(tnn.Conv2d(m, m, kernel_size=3, padding=1), tnn.BatchNorm2d(m), tnn.ReLU())
-            self.layer3 = tnn.Sequential(tnn.Conv2d(m, o, kernel_size=1), tnn.BatchNorm2d(o), tnn.ReLU())
+            self.layer1 = tnn.Sequential(
+                tnn.Conv2d(c, m, kernel_size=1), tnn.BatchNorm2d(m), tnn.ReLU()
+            )
+            self.layer2 = tnn.Sequential(
+                tnn.Conv2d(m, m, kernel_size=3, padding=1), tnn.BatchNorm2d(m), tnn.ReLU()
+            )
+            self.layer3 = tnn.Sequential(
+                tnn.Conv2d(m, o, kernel_size=1), tnn.BatchNorm2d(o), tnn.ReLU()
+            )
 
     return {
-        "seed000 Sequential CNN": tnn.Sequential(tnn.Conv2d(1, 20, 5), tnn.ReLU(), tnn.Conv2d(20, 64, 5), tnn.ReLU()),
+        "seed000 Sequential CNN": tnn.Sequential(
+            tnn.Conv2d(1, 20, 5), tnn.ReLU(), tnn.Conv2d(20, 64, 5), tnn.ReLU()
+        ),
         "seed000 ComplexModel": ComplexModel(),
         "seed002 CNN": CNN(),
         "seed002 RNN": RNN(),
         "seed003 Net (conv/BN block)": Net(16, 8),
-        "seed004 Sequential": tnn.Sequential(tnn.Linear(64, 128), tnn.ReLU(), tnn.Linear(128, 64), tnn.ReLU()),
+        "seed004 Sequential": tnn.Sequential(
+            tnn.Linear(64, 128), tnn.ReLU(), tnn.Linear(128, 64), tnn.ReLU()
+        ),
     }
 
 
@@ -183,7 +205,9 @@ def test_seed_model_printouts_match_torch():
     twins = _torch_twins()
     ours = {name: model for name, model, _, _ in seed_models.models()}
     for name, twin in twins.items():
-        assert repr(ours[name]).replace(type(ours[name]).__name__, type(twin).__name__, 1) == repr(twin), name
+        assert repr(ours[name]).replace(type(ours[name]).__name__, type(twin).__name__, 1) == repr(
+            twin
+        ), name
 
 
 SEED003_EXPECTED = [
@@ -203,7 +227,12 @@ def test_seed003_operations_print_what_the_seed_shows():
 # ---------------------------------------------------------------- summary
 @pytest.mark.parametrize(
     ("name", "shape"),
-    [("seed002 CNN", (2, 1, 28, 28)), ("seed000 ComplexModel", (2, 1, 12, 12)), ("seed003 Net (conv/BN block)", (2, 16, 8, 8)), ("seed002 RNN", (2, 7, 10))],
+    [
+        ("seed002 CNN", (2, 1, 28, 28)),
+        ("seed000 ComplexModel", (2, 1, 12, 12)),
+        ("seed003 Net (conv/BN block)", (2, 16, 8, 8)),
+        ("seed002 RNN", (2, 7, 10)),
+    ],
 )
 def test_summary_counts_match_torch(name, shape):
     model = {n: m for n, m, _, _ in seed_models.models()}[name]

@@ -43,7 +43,9 @@ def test_two_processes_are_bit_identical(tmp_path):
     outs, files = [], []
     for i in range(2):
         path = tmp_path / f"ckpt{i}.safetensors"
-        r = subprocess.run([sys.executable, "-c", SCRIPT, str(path)], capture_output=True, text=True, check=True)
+        r = subprocess.run(
+            [sys.executable, "-c", SCRIPT, str(path)], capture_output=True, text=True, check=True
+        )
         outs.append(r.stdout.strip())
         files.append(hashlib.sha256(path.read_bytes()).hexdigest())
     assert outs[0] == outs[1]

@@ -44,7 +44,9 @@ def test_torch_safetensors_file_loads_into_jaxnn(tmp_path):
     save_file(t.state_dict(), tmp_path / "t.safetensors")
     m = nn.load(tmp_path / "t.safetensors", model())
     x = np.ones((1, 6), np.float32)
-    np.testing.assert_allclose(np.asarray(m(jnp.asarray(x))), t(torch.from_numpy(x)).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(m(jnp.asarray(x))), t(torch.from_numpy(x)).detach().numpy(), rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("dtype", [jnp.bfloat16, jnp.float16, jnp.float32])
@@ -54,9 +56,18 @@ def test_dtypes_round_trip(tmp_path, dtype):
     back = nn.load(tmp_path / "m.safetensors")
     for k, v in m.state_dict().items():
         assert back[k].dtype == v.dtype
-        np.testing.assert_array_equal(np.asarray(back[k].astype(jnp.float32)), np.asarray(v.astype(jnp.float32)))
+        np.testing.assert_array_equal(
+            np.asarray(back[k].astype(jnp.float32)), np.asarray(v.astype(jnp.float32))
+        )
     sd = load_file(tmp_path / "m.safetensors")
-    assert str(sd["h1.weight"].dtype) == {jnp.bfloat16: "torch.bfloat16", jnp.float16: "torch.float16", jnp.float32: "torch.float32"}[dtype]
+    assert (
+        str(sd["h1.weight"].dtype)
+        == {
+            jnp.bfloat16: "torch.bfloat16",
+            jnp.float16: "torch.float16",
+            jnp.float32: "torch.float32",
+        }[dtype]
+    )
 
 
 def test_truncated_and_garbage_files(tmp_path):
@@ -86,7 +97,9 @@ def test_wrong_architecture_and_dtype(tmp_path):
     with pytest.raises(nn.CheckpointError, match=r"(?s)does not fit Sequential.*Missing key"):
         nn.load(tmp_path / "other.safetensors", model())
     nn.save(model().to(jnp.bfloat16), tmp_path / "bf16.safetensors")
-    with pytest.raises(nn.CheckpointError, match=r"dtype mismatch.*h1.weight: file has bfloat16, model has float32"):
+    with pytest.raises(
+        nn.CheckpointError, match=r"dtype mismatch.*h1.weight: file has bfloat16, model has float32"
+    ):
         nn.load(tmp_path / "bf16.safetensors", model())
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         nn.load(tmp_path / "missing.safetensors")
@@ -189,7 +202,9 @@ def test_resume_reproduces_uninterrupted_run(tmp_path):
     m = model()
     state = opt.init(eqx.filter(m, nn.trainable(m)))
     m, state, key, first = _train(m, 4, jax.random.key(5), opt, state)
-    nn.save_checkpoint(tmp_path / "ckpt.safetensors", m, state, step=4, key=key, extra={"note": "half"})
+    nn.save_checkpoint(
+        tmp_path / "ckpt.safetensors", m, state, step=4, key=key, extra={"note": "half"}
+    )
 
     nn.manual_seed(99)  # a fresh process would build different initial weights
     fresh = model()

@@ -37,21 +37,80 @@ CASES = [
     ("bilinear", lambda: tnn.Bilinear(3, 4, 2), [(2, 3), (2, 4)]),
     ("sequential-named", _seq, [(2, 6)]),
     ("nested-shared", _nested, [(2, 6)]),
-    ("activations", lambda: tnn.Sequential(tnn.LeakyReLU(0.2), tnn.ELU(0.5), tnn.Softplus(2.0, 10.0), tnn.Hardtanh(-2.0, 2.0), tnn.PReLU(6, 0.1), tnn.Softmax(dim=1)), [(2, 6)]),
-    ("flatten", lambda: tnn.Sequential(tnn.Flatten(), tnn.Linear(12, 2), tnn.Unflatten(1, (2, 1))), [(2, 3, 4)]),
-    ("conv2d", lambda: tnn.Conv2d(2, 4, 3, stride=2, padding=1, dilation=1, groups=2, padding_mode="reflect"), [(1, 2, 7, 7)]),
+    (
+        "activations",
+        lambda: tnn.Sequential(
+            tnn.LeakyReLU(0.2),
+            tnn.ELU(0.5),
+            tnn.Softplus(2.0, 10.0),
+            tnn.Hardtanh(-2.0, 2.0),
+            tnn.PReLU(6, 0.1),
+            tnn.Softmax(dim=1),
+        ),
+        [(2, 6)],
+    ),
+    (
+        "flatten",
+        lambda: tnn.Sequential(tnn.Flatten(), tnn.Linear(12, 2), tnn.Unflatten(1, (2, 1))),
+        [(2, 3, 4)],
+    ),
+    (
+        "conv2d",
+        lambda: tnn.Conv2d(
+            2, 4, 3, stride=2, padding=1, dilation=1, groups=2, padding_mode="reflect"
+        ),
+        [(1, 2, 7, 7)],
+    ),
     ("conv1d-same", lambda: tnn.Conv1d(2, 3, 3, padding="same", bias=False), [(1, 2, 9)]),
-    ("convtranspose2d", lambda: tnn.ConvTranspose2d(2, 3, 3, stride=2, output_padding=1), [(1, 2, 4, 4)]),
-    ("cnn", lambda: tnn.Sequential(tnn.Conv2d(1, 4, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2), tnn.AvgPool2d(2, ceil_mode=True), tnn.AdaptiveAvgPool2d((1, 2)), tnn.Flatten(), tnn.Linear(8, 2)), [(2, 1, 8, 8)]),
-    ("batchnorm-eval", lambda: tnn.Sequential(tnn.BatchNorm2d(3, momentum=None)).eval(), [(2, 3, 4, 4)]),
-    ("norms", lambda: tnn.Sequential(tnn.LayerNorm(6), tnn.GroupNorm(2, 6) if False else tnn.Identity()), [(2, 6)]),
+    (
+        "convtranspose2d",
+        lambda: tnn.ConvTranspose2d(2, 3, 3, stride=2, output_padding=1),
+        [(1, 2, 4, 4)],
+    ),
+    (
+        "cnn",
+        lambda: tnn.Sequential(
+            tnn.Conv2d(1, 4, 3, padding=1),
+            tnn.ReLU(),
+            tnn.MaxPool2d(2),
+            tnn.AvgPool2d(2, ceil_mode=True),
+            tnn.AdaptiveAvgPool2d((1, 2)),
+            tnn.Flatten(),
+            tnn.Linear(8, 2),
+        ),
+        [(2, 1, 8, 8)],
+    ),
+    (
+        "batchnorm-eval",
+        lambda: tnn.Sequential(tnn.BatchNorm2d(3, momentum=None)).eval(),
+        [(2, 3, 4, 4)],
+    ),
+    (
+        "norms",
+        lambda: tnn.Sequential(tnn.LayerNorm(6), tnn.GroupNorm(2, 6) if False else tnn.Identity()),
+        [(2, 6)],
+    ),
     ("groupnorm", lambda: tnn.GroupNorm(2, 4, eps=1e-3), [(2, 4, 3)]),
     ("embedding", lambda: tnn.Embedding(10, 3, padding_idx=0), None),
-    ("lstm", lambda: tnn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True), [(2, 5, 3)]),
+    (
+        "lstm",
+        lambda: tnn.LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True),
+        [(2, 5, 3)],
+    ),
     ("gru", lambda: tnn.GRU(3, 4), [(5, 2, 3)]),
     ("rnn-relu", lambda: tnn.RNN(3, 4, nonlinearity="relu", bias=False), [(5, 2, 3)]),
-    ("mha", lambda: tnn.MultiheadAttention(8, 2, batch_first=True), [(2, 3, 8), (2, 3, 8), (2, 3, 8)]),
-    ("encoder", lambda: tnn.TransformerEncoder(tnn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True), 2).eval(), [(2, 3, 8)]),
+    (
+        "mha",
+        lambda: tnn.MultiheadAttention(8, 2, batch_first=True),
+        [(2, 3, 8), (2, 3, 8), (2, 3, 8)],
+    ),
+    (
+        "encoder",
+        lambda: tnn.TransformerEncoder(
+            tnn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True), 2
+        ).eval(),
+        [(2, 3, 8)],
+    ),
     ("dropout-eval", lambda: tnn.Sequential(tnn.Dropout(0.3), tnn.Linear(6, 2)).eval(), [(2, 6)]),
     ("losses", lambda: tnn.CrossEntropyLoss(label_smoothing=0.1), None),
 ]
