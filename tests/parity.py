@@ -83,7 +83,10 @@ def _is_float(x: Any) -> bool:
 
 
 def _leaves(out: Any) -> list:
-    return list(out) if isinstance(out, tuple | list) else [out]
+    """Flatten nested tuples/lists of outputs (LSTM's ``(out, (h, c))``) into a list."""
+    if isinstance(out, tuple | list):
+        return [leaf for item in out for leaf in _leaves(item)]
+    return [out]
 
 
 def check_function(
