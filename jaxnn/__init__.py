@@ -4,9 +4,6 @@
 gives torch.nn.functional as pure functions, and everything is jittable.
 """
 
-# INTEGRATION-TEMP: layer families written in parallel; each lists its names in __all__.
-import importlib as _importlib
-
 from . import functional as functional
 from . import init as init
 from . import parallel as parallel
@@ -61,23 +58,22 @@ from .modules.activation import Softsign as Softsign
 from .modules.activation import Tanh as Tanh
 from .modules.activation import Tanhshrink as Tanhshrink
 from .modules.activation import Threshold as Threshold
+from .modules.attention import *
+from .modules.conv import *
+from .modules.dropout import *
 from .modules.linear import Bilinear as Bilinear
 from .modules.linear import Flatten as Flatten
 from .modules.linear import Identity as Identity
 from .modules.linear import Lambda as Lambda
 from .modules.linear import Linear as Linear
 from .modules.linear import Unflatten as Unflatten
-
-for _family in ("conv", "pooling", "padding", "normalization", "dropout", "sparse", "recurrent",
-                "attention", "transformer", "loss", "shape"):
-    try:
-        _mod = _importlib.import_module(f".modules.{_family}", __name__)
-    except ModuleNotFoundError:
-        continue
-    except Exception as _e:
-        print(f"[jaxnn dev] modules.{_family} failed to import: {_e!r}")
-        continue
-    for _n in getattr(_mod, "__all__", []):
-        globals()[_n] = getattr(_mod, _n)
+from .modules.loss import *
+from .modules.normalization import *
+from .modules.padding import *
+from .modules.pooling import *
+from .modules.recurrent import *
+from .modules.shape import *
+from .modules.sparse import *
+from .modules.transformer import *
 
 __version__ = "0.1.0"
