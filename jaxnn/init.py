@@ -16,12 +16,14 @@ distributions and their parameters are torch's.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import _random
 
@@ -113,12 +115,48 @@ def _fan(shape: tuple[int, ...], mode: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+# Draws are made for a flat length rounded up to a power of two, then cut to shape: an
+# eager jax.random call compiles once per shape (seconds on CPU for threefry), so building
+# a model with many distinct layer shapes would compile a program per layer. Buckets bound
+# that to a handful of programs; the cutting and scaling run on the host. The values follow
+# the same distributions.
+@functools.partial(jax.jit, static_argnames=("kind", "n", "dtype", "lower", "upper"))
+def _flat_draw(
+    key: jax.Array, kind: str, n: int, dtype: Any, lower: float = -2.0, upper: float = 2.0
+) -> jax.Array:
+    if kind == "uniform":
+        return jax.random.uniform(key, (n,), dtype)
+    if kind == "normal":
+        return jax.random.normal(key, (n,), dtype)
+    return jax.random.truncated_normal(key, lower, upper, (n,), dtype)
+
+
+def _draw(
+    key: jax.Array | None,
+    kind: str,
+    shape: tuple[int, ...],
+    dtype: Any,
+    scale: float = 1.0,
+    shift: float = 0.0,
+    **kw: float,
+) -> jax.Array:
+    """``shift + scale * draw`` of ``shape``, cut from a bucketed flat draw."""
+    n = math.prod(shape)
+    bucket = max(1024, 1 << max(n - 1, 1).bit_length())
+    dtype = jnp.dtype(dtype)
+    flat = _flat_draw(_random.as_key(key), kind, bucket, dtype, **kw)
+    if isinstance(flat, jax.core.Tracer):  # building a model inside jit: stay traced
+        return (shift + scale * flat[:n].reshape(shape)).astype(dtype)
+    host = np.asarray(flat)[:n].reshape(shape).astype(np.float64)
+    return jnp.asarray((shift + scale * host).astype(dtype))
+
+
 def uniform_(
     tensor: Any, a: float = 0.0, b: float = 1.0, *, key: jax.Array | None = None, dtype: Any = None
 ) -> jax.Array:
     """Values drawn from U(a, b)."""
     shape, dtype = _shape_dtype(tensor, dtype)
-    return jax.random.uniform(_random.as_key(key), shape, dtype, minval=a, maxval=b)
+    return _draw(key, "uniform", shape, dtype, scale=b - a, shift=a)
 
 
 def normal_(
@@ -131,7 +169,7 @@ def normal_(
 ) -> jax.Array:
     """Values drawn from N(mean, std²)."""
     shape, dtype = _shape_dtype(tensor, dtype)
-    return mean + std * jax.random.normal(_random.as_key(key), shape, dtype)
+    return _draw(key, "normal", shape, dtype, scale=std, shift=mean)
 
 
 def trunc_normal_(
@@ -147,8 +185,10 @@ def trunc_normal_(
     """N(mean, std²) truncated to [a, b] (absolute bounds, as torch)."""
     shape, dtype = _shape_dtype(tensor, dtype)
     lo, hi = (a - mean) / std, (b - mean) / std
-    z = jax.random.truncated_normal(_random.as_key(key), lo, hi, shape, dtype)
-    return jnp.clip(mean + std * z, a, b)
+    z = _draw(
+        key, "truncated", shape, dtype, scale=std, shift=mean, lower=float(lo), upper=float(hi)
+    )
+    return jnp.clip(z, a, b).astype(dtype)
 
 
 def constant_(tensor: Any, val: float, *, dtype: Any = None) -> jax.Array:
