@@ -59,15 +59,23 @@ def _mha_args(m: Any) -> dict[str, Any]:
     }
 
 
-def _encoder_layer_args(m: Any) -> dict[str, Any]:
+def _activation_arg(m: Any) -> Any:
+    # Both libraries mark relu/gelu with activation_relu_or_gelu (1/2) on encoder layers.
+    kind = getattr(m, "activation_relu_or_gelu", 0)
+    if kind in (1, 2):
+        return "relu" if kind == 1 else "gelu"
     act = m.activation
     name = getattr(act, "__name__", None) or type(act).__name__.lower()
+    return name if name in ("relu", "gelu") else act
+
+
+def _encoder_layer_args(m: Any) -> dict[str, Any]:
     return {
         "d_model": m.self_attn.embed_dim,
         "nhead": m.self_attn.num_heads,
         "dim_feedforward": m.linear1.out_features,
         "dropout": m.dropout.p,
-        "activation": name if name in ("relu", "gelu") else act,
+        "activation": _activation_arg(m),
         "layer_norm_eps": m.norm1.eps,
         "batch_first": m.self_attn.batch_first,
         "norm_first": m.norm_first,
@@ -99,13 +107,31 @@ _SPECIAL: dict[str, Callable[[Any], dict[str, Any]]] = {
 }
 
 
+def _init_parameters(cls: type) -> Any:
+    """The named constructor parameters, looking through ``__init__(self, *args, **kwargs)``
+    forwarders (torch's and jaxnn's LSTM/GRU/RNN pass everything on to RNNBase)."""
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters
+        if any(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n != "self" for n, p in params.items()):
+            return params
+    return {}
+
+
 def _constructor_args(
     source: Any, target_cls: type, convert_child: Callable[[Any], Any]
 ) -> dict[str, Any]:
     """Read ``target_cls.__init__``'s arguments off ``source``'s attributes."""
+    name = type(source).__name__
+    if name in ("RNN", "LSTM", "GRU"):  # both libraries forward *args to RNNBase(mode, ...)
+        keys = ["input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional"]
+        keys += {"RNN": ["nonlinearity"], "LSTM": ["proj_size"], "GRU": []}[name]
+        return {k: getattr(source, k) for k in keys}
     special = _SPECIAL.get(type(source).__name__)
     args = special(source) if special else {}
-    params = inspect.signature(target_cls.__init__).parameters
+    params = _init_parameters(target_cls)
     out: dict[str, Any] = {}
     for name, p in params.items():
         if name in _SKIP or name.startswith("_") or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
