@@ -34,3 +34,13 @@ def x64():
     """Run a test with 64-bit types enabled (float64 parity is held to 1e-10)."""
     with jax.enable_x64(True):
         yield
+
+
+# Hypothesis profiles for the property tests (tests/hardening/test_properties.py): "ci" is
+# small and deterministic and loaded by default; `pytest --hypothesis-profile=long` searches
+# deeper. Eager JAX compiles per shape, so no deadline.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", max_examples=15, deadline=None, derandomize=True)
+_hypothesis_settings.register_profile("long", max_examples=500, deadline=None)
+_hypothesis_settings.load_profile("ci")
