@@ -119,6 +119,10 @@ def test_conv_transpose2d(data):
     s = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
     d = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
     p = (data.draw(st.integers(0, 1)), data.draw(st.integers(0, 1)))
+    # Known finding (docs/AUDIT.md #1): padding beyond dilation*(kernel-1) (negative effective
+    # padding) can abort XLA inside _conv_transpose; pinned by a subprocess xfail in the audit.
+    # Until it is fixed the property search stays where the process survives.
+    p = tuple(min(p[i], d[i] * (k[i] - 1)) for i in range(2))
     # torch: output_padding must be smaller than either stride or dilation
     op = tuple(data.draw(st.integers(0, max(s[i], d[i]) - 1)) for i in range(2))
     size = []
