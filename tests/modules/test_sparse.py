@@ -40,7 +40,7 @@ BAG_CASES = [
     ("mean-offsets", {}, [IDX_1D, OFFSETS]),
     ("max-offsets", dict(mode="max"), [IDX_1D, OFFSETS]),
     ("sum-per-sample-weights", dict(mode="sum"), [IDX_1D, OFFSETS, PSW]),
-    ("sum-last-offset", dict(mode="sum", include_last_offset=True), [IDX_1D, np.array([0, 2, 5, 8], np.int32)]),
+    ("sum-last-offset", dict(mode="sum", include_last_offset=True), [IDX_1D, np.array([0, 2, 5, 9], np.int32)]),
     ("mean-padding", dict(padding_idx=4), [IDX_1D, OFFSETS]),
     ("max-padding-negative", dict(mode="max", padding_idx=-8), [IDX_2D]),
     ("mean-max-norm", dict(max_norm=1.0), [IDX_2D]),
