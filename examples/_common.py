@@ -1,7 +1,8 @@
 """The training loop the example scripts share: epochs, progress, evaluation, checkpoints.
 
-Each script defines its model and ONE jitted ``make_step(params, rest, opt_state, x, y,
-key) -> (params, rest, opt_state, loss)``; ``train`` runs it over the data with a tqdm bar
+Each script defines its model and ONE jitted ``make_step(state, x, y, key) -> (state,
+loss)`` on the packed training state ``jaxnn.pack(params, rest, opt_state)`` (packed so
+that jit does not walk the model on every call); ``train`` runs it over the data with a tqdm bar
 showing the live loss, prints train/test loss and accuracy each epoch, saves a checkpoint
 every epoch (``--resume`` continues from it, bit for bit), and plots the curves to a PNG
 beside the checkpoint.
@@ -76,7 +77,9 @@ def classification_step(model: nn.Module, optimizer: optax.GradientTransformatio
     """The standard jitted step: cross-entropy, buffers updated through jaxnn.forward."""
 
     @jax.jit
-    def make_step(params, rest, opt_state, x, y, key):
+    def make_step(state, x, y, key):
+        params, rest, opt_state = state
+
         def loss_fn(params):
             out, new_model = nn.forward(eqx.combine(params, rest), x, key=key)
             return F.cross_entropy(out, y), new_model
@@ -84,7 +87,8 @@ def classification_step(model: nn.Module, optimizer: optax.GradientTransformatio
         (loss, new_model), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        return params, eqx.filter(new_model, nn.trainable(new_model), inverse=True), opt_state, loss
+        rest = eqx.filter(new_model, nn.trainable(new_model), inverse=True)
+        return nn.pack(params, rest, opt_state), loss
 
     return make_step
 
@@ -180,19 +184,17 @@ def train(
         if scan_epoch is not None:
             xs = jnp.stack([jnp.asarray(b[0]) for b in epoch_batches])
             ys = jnp.stack([jnp.asarray(b[1]) for b in epoch_batches])
-            params, rest, opt_state, losses = scan_epoch(
-                params, rest, opt_state, xs, ys, jnp.stack(keys)
-            )
+            state, losses = scan_epoch(nn.pack(params, rest, opt_state), xs, ys, jnp.stack(keys))
+            params, rest, opt_state = state
             losses = [float(v) for v in losses]
         else:
             losses = []
+            state = nn.pack(params, rest, opt_state)
             bar = _progress(
                 len(epoch_batches), f"epoch {epoch + 1}/{args.epochs}", args.no_progress
             )
             for (x, y), key in zip(epoch_batches, keys, strict=True):
-                params, rest, opt_state, loss = make_step(
-                    params, rest, opt_state, jnp.asarray(x), jnp.asarray(y), key
-                )
+                state, loss = make_step(state, jnp.asarray(x), jnp.asarray(y), key)
                 losses.append(loss)
                 if bar is not None:
                     bar.update(1)
@@ -200,6 +202,7 @@ def train(
                         bar.set_postfix(loss=f"{float(loss):.4f}")
             if bar is not None:
                 bar.close()
+            params, rest, opt_state = state
             losses = [float(v) for v in losses]
         step += len(losses)
         history["step_losses"].extend(losses)
@@ -238,17 +241,11 @@ def _scan_epoch(make_step: Callable) -> Callable:
     """One compiled call for a whole epoch: lax.scan over the stacked batches."""
 
     @jax.jit
-    def run(params, rest, opt_state, xs, ys, keys):
-        def body(carry, batch):
-            params, rest, opt_state = carry
-            x, y, key = batch
-            params, rest, opt_state, loss = make_step(params, rest, opt_state, x, y, key)
-            return (params, rest, opt_state), loss
+    def run(state, xs, ys, keys):
+        def body(state, batch):
+            return make_step(state, *batch)
 
-        (params, rest, opt_state), losses = jax.lax.scan(
-            body, (params, rest, opt_state), (xs, ys, keys)
-        )
-        return params, rest, opt_state, losses
+        return jax.lax.scan(body, state, (xs, ys, keys))
 
     return run
 

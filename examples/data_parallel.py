@@ -41,23 +41,24 @@ def train(
     model = nn.parallel.shard_model(CNN(), mesh, strategy=strategy, min_size=1024)
     params, rest = eqx.partition(model, nn.trainable(model))
     optimizer = optax.adam(lr)
-    opt_state = optimizer.init(params)
+    state = nn.pack(params, optimizer.init(params))  # one flat pytree: jit does not walk it
 
     @jax.jit
-    def make_step(params, opt_state, x, y):
+    def make_step(state, x, y):
+        params, opt_state = state
         loss, grads = jax.value_and_grad(lambda p: F.cross_entropy(eqx.combine(p, rest)(x), y))(
             params
         )
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
+        return nn.pack(optax.apply_updates(params, updates), opt_state), loss
 
     losses = []
     batches = data_lib.batches(data.train_x, data.train_y, batch_size, jax.random.key(seed))
     for _, (x, y) in zip(range(steps), batches, strict=False):
         x, y = nn.parallel.shard_batch((jnp.asarray(x), jnp.asarray(y)), mesh)
-        params, opt_state, loss = make_step(params, opt_state, x, y)
+        state, loss = make_step(state, x, y)
         losses.append(float(loss))
-    return eqx.combine(params, rest), losses
+    return eqx.combine(state.unpack()[0], rest), losses
 
 
 def main(argv: list[str] | None = None) -> None:

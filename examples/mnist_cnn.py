@@ -40,7 +40,12 @@ def main(argv: list[str] | None = None) -> dict:
         __doc__.splitlines()[0], epochs=12, batch_size=64, lr=3e-3, out="runs/mnist_cnn"
     )
     p.add_argument("--batchnorm", action="store_true")
-    p.add_argument("--dropout", type=float, default=0.3, help="dropout before the classifier (0 for the seed's exact CNN)")
+    p.add_argument(
+        "--dropout",
+        type=float,
+        default=0.3,
+        help="dropout before the classifier (0 for the seed's exact CNN)",
+    )
     args = p.parse_args(argv)
     data = _common.load_data(args)
     nn.manual_seed(args.seed)

@@ -87,22 +87,23 @@ def main(argv: list[str] | None = None) -> dict:
 
     optimizer = optax.adam(args.lr)
     params, rest = eqx.partition(model, nn.trainable(model))
-    opt_state = optimizer.init(params)
+    state = nn.pack(params, optimizer.init(params))  # one flat pytree: jit does not walk it
 
     @jax.jit
-    def make_step(params, opt_state, x, y):
+    def make_step(state, x, y):
+        params, opt_state = state
         loss, grads = jax.value_and_grad(lambda p: F.cross_entropy(eqx.combine(p, rest)(x), y))(
             params
         )
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
+        return nn.pack(optax.apply_updates(params, updates), opt_state), loss
 
     for _ in range(args.jax_steps):
         idx = rng.integers(0, len(data.train_y), args.batch_size)
-        params, opt_state, loss = make_step(
-            params, opt_state, jnp.asarray(data.train_x[idx]), jnp.asarray(data.train_y[idx])
+        state, loss = make_step(
+            state, jnp.asarray(data.train_x[idx]), jnp.asarray(data.train_y[idx])
         )
-    model = eqx.combine(params, rest)
+    model = eqx.combine(state.unpack()[0], rest)
     jax_acc = accuracy_jax(model, data.test_x, data.test_y)
     print(f"jaxnn, after {args.jax_steps} more steps: test accuracy {100 * jax_acc:.2f}%")
 

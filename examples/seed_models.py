@@ -295,10 +295,12 @@ def train_a_few_steps(
     """A few Adam steps on random data: cross-entropy when ``classes``, else MSE to zero."""
     params, rest = eqx.partition(model, nn.trainable(model))
     optimizer = optax.adam(1e-3)
-    opt_state = optimizer.init(params)
+    state = nn.pack(params, rest, optimizer.init(params))  # one flat pytree for jit
 
     @jax.jit
-    def make_step(params, rest, opt_state, x, y):
+    def make_step(state, x, y):
+        params, rest, opt_state = state
+
         def loss_fn(params):
             out, new_model = nn.forward(eqx.combine(params, rest), x)
             loss = F.cross_entropy(out, y) if classes else jnp.mean(out**2)
@@ -306,19 +308,15 @@ def train_a_few_steps(
 
         (loss, new_model), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (
-            optax.apply_updates(params, updates),
-            eqx.filter(new_model, nn.trainable(new_model), inverse=True),
-            opt_state,
-            loss,
-        )
+        rest = eqx.filter(new_model, nn.trainable(new_model), inverse=True)
+        return nn.pack(optax.apply_updates(params, updates), rest, opt_state), loss
 
     kx, ky = jax.random.split(key)
     x = jax.random.normal(kx, shape)
     y = jax.random.randint(ky, (shape[0],), 0, classes or 1)
     losses = []
     for _ in range(steps):
-        params, rest, opt_state, loss = make_step(params, rest, opt_state, x, y)
+        state, loss = make_step(state, x, y)
         losses.append(float(loss))
     return losses
 

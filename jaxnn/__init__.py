@@ -17,6 +17,8 @@ from ._fields import parameter as parameter
 from ._module import Module as Module
 from ._module import Parameter as Parameter
 from ._module import trainable as trainable
+from ._pack import Packed as Packed
+from ._pack import pack as pack
 from ._random import manual_seed as manual_seed
 from ._state import BufferUpdateDroppedWarning as BufferUpdateDroppedWarning
 from ._state import forward as forward
