@@ -70,6 +70,10 @@ from .modules.linear import Lambda as Lambda
 from .modules.linear import Linear as Linear
 from .modules.linear import Unflatten as Unflatten
 from .modules.loss import *
+from .modules.loss_binary import *
+from .modules.loss_embedding import *
+from .modules.loss_margin import *
+from .modules.loss_regression import *
 from .modules.normalization import *
 from .modules.padding import *
 from .modules.pooling import *
@@ -77,5 +81,7 @@ from .modules.recurrent import *
 from .modules.shape import *
 from .modules.sparse import *
 from .modules.transformer import *
+from .modules.transformer_decoder import *
+from .modules.transformer_encoder import *
 
 __version__ = "0.1.0"
