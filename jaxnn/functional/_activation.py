@@ -39,7 +39,7 @@ from ._activation_smooth import (
     tanhshrink,
 )
 from ._activation_softmax import glu, log_softmax, softmax, softmin
-from ._utils import expand_channel
+from ._utils import check_input_dtype, expand_channel
 
 __all__ = [
     "relu",
@@ -71,11 +71,20 @@ __all__ = [
 ]
 
 
+def _as_int(v: float, dtype: jnp.dtype) -> int:
+    """A float argument as torch casts it for an integer input: toward zero, saturated."""
+    info = jnp.iinfo(dtype)
+    return int(min(max(v, info.min), info.max))
+
+
 def _clamp_strict(x: jax.Array, lo: float, hi: float) -> jax.Array:
     """``clip(x, lo, hi)`` with torch's hardtanh gradient: 1 strictly inside, 0 on the bounds.
 
-    ``jnp.clip`` would give 0.5 at a bound. NaN stays NaN (clip propagates it).
+    ``jnp.clip`` would give 0.5 at a bound. NaN stays NaN (clip propagates it). An integer
+    input stays integer, its bounds truncated toward zero as torch casts them.
     """
+    if jnp.issubdtype(x.dtype, jnp.integer):
+        return jnp.clip(x, _as_int(lo, x.dtype), _as_int(hi, x.dtype)).astype(x.dtype)
     inside = (x > lo) & (x < hi)
     return jnp.where(inside, x, lax.stop_gradient(jnp.clip(x, lo, hi)))
 
@@ -85,7 +94,7 @@ def relu(input: jax.Array, inplace: bool = False) -> jax.Array:
     r"""Rectified linear unit, elementwise: :math:`\max(0, x)`; gradient 0 at 0 like torch.
 
     Args:
-        input: any shape.
+        input: any shape; an integer input keeps its dtype, as in torch.
         inplace: accepted, no effect (JAX arrays are immutable).
 
     Shape:
@@ -95,6 +104,7 @@ def relu(input: jax.Array, inplace: bool = False) -> jax.Array:
     >>> F.relu(jnp.array([-1.0, 0.0, 2.0]))
     Array([0., 0., 2.], dtype=float32)
     """
+    check_input_dtype(input, "relu", allow_int=True)
     return jax.nn.relu(input)
 
 
@@ -103,7 +113,7 @@ def relu6(input: jax.Array, inplace: bool = False) -> jax.Array:
     r""":math:`\min(\max(0, x), 6)`, elementwise; gradient 0 at 0 and at 6 like torch.
 
     Args:
-        input: any shape.
+        input: any shape; an integer input keeps its dtype, as in torch.
         inplace: accepted, no effect (JAX arrays are immutable).
 
     Shape:
@@ -113,6 +123,7 @@ def relu6(input: jax.Array, inplace: bool = False) -> jax.Array:
     >>> F.relu6(jnp.array([-1.0, 3.0, 8.0]))
     Array([0., 3., 6.], dtype=float32)
     """
+    check_input_dtype(input, "relu6", allow_int=True)
     return _clamp_strict(input, 0.0, 6.0)
 
 
@@ -132,6 +143,7 @@ def leaky_relu(input: jax.Array, negative_slope: float = 0.01, inplace: bool = F
     >>> F.leaky_relu(jnp.array([-2.0, 3.0]), 0.1)
     Array([-0.2,  3. ], dtype=float32)
     """
+    check_input_dtype(input, "leaky_relu")
     return jnp.where(input > 0, input, input * negative_slope)
 
 
@@ -179,7 +191,7 @@ def hardtanh(
     r""":math:`\text{clip}(x, \text{min\_val}, \text{max\_val})`; gradient 0 on both bounds like torch.
 
     Args:
-        input: any shape.
+        input: any shape; an integer input keeps its dtype, as in torch.
         min_val, max_val: the bounds, ``min_val <= max_val``. Defaults -1 and 1.
         inplace: accepted, no effect (JAX arrays are immutable).
 
@@ -190,6 +202,7 @@ def hardtanh(
     >>> F.hardtanh(jnp.array([-2.0, 0.5, 2.0]))
     Array([-1. ,  0.5,  1. ], dtype=float32)
     """
+    check_input_dtype(input, "hardtanh", allow_int=True)
     if min_val > max_val:
         raise ValueError(
             f"min_val cannot be greater than max_val (got min_val={min_val!r}, "
@@ -213,6 +226,7 @@ def hardsigmoid(input: jax.Array, inplace: bool = False) -> jax.Array:
     >>> F.hardsigmoid(jnp.array([-4.0, 0.0, 4.0]))
     Array([0. , 0.5, 1. ], dtype=float32)
     """
+    check_input_dtype(input, "hardsigmoid")
     return _clamp_strict(input + 3.0, 0.0, 6.0) / 6.0
 
 
@@ -231,6 +245,7 @@ def hardswish(input: jax.Array, inplace: bool = False) -> jax.Array:
     >>> F.hardswish(jnp.array([-4.0, 1.0, 4.0])).round(4)
     Array([-0.    ,  0.6667,  4.    ], dtype=float32)
     """
+    check_input_dtype(input, "hardswish")
     return input * _clamp_strict(input + 3.0, 0.0, 6.0) / 6.0
 
 
@@ -251,6 +266,7 @@ def softshrink(input: jax.Array, lambd: float = 0.5) -> jax.Array:
     >>> F.softshrink(jnp.array([-2.0, 0.25, 1.0]))
     Array([-1.5,  0. ,  0.5], dtype=float32)
     """
+    check_input_dtype(input, "softshrink")
     if lambd < 0:
         raise ValueError(
             f"softshrink(): lambd must be >= 0, but found {lambd!r}; pass e.g. lambd=0.5."
@@ -276,6 +292,7 @@ def hardshrink(input: jax.Array, lambd: float = 0.5) -> jax.Array:
     >>> F.hardshrink(jnp.array([-2.0, 0.25, 1.0]))
     Array([-2.,  0.,  1.], dtype=float32)
     """
+    check_input_dtype(input, "hardshrink")
     return jnp.where((input >= -lambd) & (input <= lambd), jnp.zeros_like(input), input)
 
 
@@ -284,7 +301,7 @@ def threshold(input: jax.Array, threshold: float, value: float, inplace: bool = 
     r""":math:`x` if :math:`x > \text{threshold}` else ``value``; gradient 0 at the threshold.
 
     Args:
-        input: any shape.
+        input: any shape; an integer input keeps its dtype, as in torch.
         threshold: the cut.
         value: what replaces ``x <= threshold``.
         inplace: accepted, no effect (JAX arrays are immutable).
@@ -296,4 +313,7 @@ def threshold(input: jax.Array, threshold: float, value: float, inplace: bool = 
     >>> F.threshold(jnp.array([0.5, 1.0, 2.0]), 1.0, -5.0)
     Array([-5., -5.,  2.], dtype=float32)
     """
+    check_input_dtype(input, "threshold", allow_int=True)
+    if jnp.issubdtype(input.dtype, jnp.integer):
+        threshold = _as_int(threshold, input.dtype)
     return jnp.where(input <= threshold, jnp.full_like(input, value), input)

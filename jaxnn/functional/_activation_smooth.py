@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._utils import check_choice
+from ._utils import check_choice, check_input_dtype
 
 __all__ = [
     "elu",
@@ -61,6 +61,7 @@ def elu(input: jax.Array, alpha: float = 1.0, inplace: bool = False) -> jax.Arra
     >>> F.elu(jnp.array([-1.0, 2.0])).round(4)
     Array([-0.6321,  2.    ], dtype=float32)
     """
+    check_input_dtype(input, "elu")
     return _elu(input, alpha)
 
 
@@ -80,6 +81,7 @@ def selu(input: jax.Array, inplace: bool = False) -> jax.Array:
     >>> F.selu(jnp.array([-1.0, 1.0])).round(4)
     Array([-1.1113,  1.0507], dtype=float32)
     """
+    check_input_dtype(input, "selu")
     return _SELU_SCALE * _elu(input, _SELU_ALPHA)
 
 
@@ -99,6 +101,7 @@ def celu(input: jax.Array, alpha: float = 1.0, inplace: bool = False) -> jax.Arr
     >>> F.celu(jnp.array([-1.0, 1.0]), alpha=2.0).round(4)
     Array([-0.7869,  1.    ], dtype=float32)
     """
+    check_input_dtype(input, "celu")
     if alpha == 0:
         raise ValueError(
             f"celu(): alpha cannot be 0 for CELU (got alpha={alpha!r}); pass a nonzero alpha such as 1.0."
@@ -124,6 +127,7 @@ def gelu(input: jax.Array, approximate: str = "none") -> jax.Array:
     >>> [round(v, 4) for v in F.gelu(jnp.array([-1.0, 1.0])).tolist()]
     [-0.1587, 0.8413]
     """
+    check_input_dtype(input, "gelu")
     check_choice(approximate, ("none", "tanh"), "approximate")
     x = input
     if approximate == "tanh":
@@ -147,6 +151,7 @@ def silu(input: jax.Array, inplace: bool = False) -> jax.Array:
     >>> [round(v, 4) for v in F.silu(jnp.array([-1.0, 1.0])).tolist()]
     [-0.2689, 0.7311]
     """
+    check_input_dtype(input, "silu")
     return input * jax.nn.sigmoid(input)
 
 
@@ -165,6 +170,7 @@ def mish(input: jax.Array, inplace: bool = False) -> jax.Array:
     >>> [round(v, 4) for v in F.mish(jnp.array([-1.0, 1.0])).tolist()]
     [-0.3034, 0.8651]
     """
+    check_input_dtype(input, "mish")
     return input * jnp.tanh(jax.nn.softplus(input))
 
 
@@ -173,7 +179,7 @@ def sigmoid(input: jax.Array) -> jax.Array:
     r"""Logistic sigmoid :math:`1 / (1 + e^{-x})`.
 
     Args:
-        input: any shape.
+        input: any shape; an integer or bool input is computed in float32, as in torch.
 
     Shape:
         - Input: :math:`(*)`. Output: :math:`(*)`, same shape.
@@ -182,6 +188,9 @@ def sigmoid(input: jax.Array) -> jax.Array:
     >>> F.sigmoid(jnp.array([0.0]))
     Array([0.5], dtype=float32)
     """
+    # torch computes an integer or bool input in its default float dtype.
+    if jnp.issubdtype(input.dtype, jnp.integer) or input.dtype == jnp.bool_:
+        input = input.astype(jnp.float32)
     return jax.nn.sigmoid(input)
 
 
@@ -218,6 +227,7 @@ def softplus(input: jax.Array, beta: float = 1, threshold: float = 20) -> jax.Ar
     >>> F.softplus(jnp.array([0.0, 30.0])).round(4)
     Array([ 0.6931, 30.    ], dtype=float32)
     """
+    check_input_dtype(input, "softplus")
     z = input * beta
     linear = z > threshold
     # Feed 0 to exp on the linear side: exp(big) = inf would make the gradient 0 * inf = NaN.
@@ -239,6 +249,7 @@ def softsign(input: jax.Array) -> jax.Array:
     >>> F.softsign(jnp.array([-3.0, 1.0]))
     Array([-0.75,  0.5 ], dtype=float32)
     """
+    check_input_dtype(input, "softsign", allow_int=True)
     return input / (jnp.abs(input) + 1.0)
 
 
@@ -256,6 +267,7 @@ def tanhshrink(input: jax.Array) -> jax.Array:
     >>> F.tanhshrink(jnp.array([0.0, 1.0])).round(4)
     Array([0.    , 0.2384], dtype=float32)
     """
+    check_input_dtype(input, "tanhshrink", allow_int=True)
     return input - jnp.tanh(input)
 
 
@@ -273,4 +285,5 @@ def logsigmoid(input: jax.Array) -> jax.Array:
     >>> F.logsigmoid(jnp.array([0.0])).round(4)
     Array([-0.6931], dtype=float32)
     """
+    check_input_dtype(input, "logsigmoid")
     return jax.nn.log_sigmoid(input)

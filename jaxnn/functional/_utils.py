@@ -29,7 +29,9 @@ def ntuple(value: Any, n: int, name: str) -> tuple[int, ...]:
                 f"pass e.g. {name}={(out[0] if out else 1,) * n!r}."
             )
         return out
-    raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {type(value).__name__} {value!r}.")
+    raise TypeError(
+        f"{name} must be an int or a tuple of {n} ints, got {type(value).__name__} {value!r}."
+    )
 
 
 def check_choice(value: Any, allowed: Sequence[str], name: str) -> str:
@@ -79,3 +81,22 @@ def normalize_dim(dim: int, ndim: int, name: str = "dim") -> int:
             f"for {name} of a {ndim}-d input."
         )
     return dim % max(ndim, 1)
+
+
+def check_input_dtype(input: Any, fn: str, name: str = "input", *, allow_int: bool = False) -> None:
+    """torch's "not implemented for 'Long'/'Bool'" as a TypeError naming ``name``.
+
+    Floating inputs pass; integer inputs pass when ``allow_int`` (the function then computes
+    in the integer dtype, as torch does); bool never passes. The dtype is static, so inside a
+    jitted function this runs once, at trace time.
+    """
+    dtype = jnp.result_type(input)
+    if jnp.issubdtype(dtype, jnp.floating):
+        return
+    if allow_int and jnp.issubdtype(dtype, jnp.integer):
+        return
+    accepted = "a floating-point or integer" if allow_int else "a floating-point"
+    raise TypeError(
+        f"{fn}() is not implemented for {name} of dtype {dtype} (torch raises too); it needs "
+        f"{accepted} {name}: pass {name}.astype(jnp.float32)."
+    )

@@ -43,43 +43,19 @@ POINTWISE = {
 INT_OK = {"relu", "relu6", "sigmoid", "tanh", "hardtanh", "softsign", "tanhshrink", "threshold"}
 BOOL_OK = {"sigmoid", "tanh"}
 
-_FLOAT_ONLY = (
-    "{name} does not reject a {what} input clearly, as torch does ('not implemented for {t}'): "
-    "it either computes a result or fails inside JAX with a raw dtype error. Fix in "
-    "jaxnn/functional/_activation.py: check jnp.issubdtype(input.dtype, jnp.floating) and "
-    "raise TypeError naming `input` and its dtype."
-)
-
-XFAIL = {
-    # int inputs torch accepts but jaxnn handles differently
-    ("relu6", "int"): "relu6 on an int input returns float32; torch keeps the integer dtype (int64). Fix in jaxnn/functional/_activation.py relu6 (clip in the input's dtype).",
-    ("hardtanh", "int"): "hardtanh on an int input returns float32; torch keeps the integer dtype. Fix in jaxnn/functional/_activation.py hardtanh/_clamp_strict (compute in the input's dtype).",
-    ("sigmoid", "int"): "sigmoid on an int input raises JAX's raw 'logistic does not accept dtype int32'; torch promotes to float32. Fix in jaxnn/functional/_activation.py sigmoid (cast integer/bool input to the default float dtype first).",
-    ("sigmoid", "bool"): "sigmoid on a bool input raises JAX's raw 'logistic does not accept dtype bool'; torch promotes to float32. Fix in jaxnn/functional/_activation.py sigmoid (cast to float first).",
-    ("relu", "bool"): "relu accepts a bool input (returns int32); torch raises 'Boolean inputs not supported for relu'. Fix in jaxnn/functional/_activation.py relu: raise TypeError naming input's dtype.",
-    ("relu6", "bool"): "relu6 accepts a bool input; torch raises 'Bool inputs not supported for hardtanh'. Fix in jaxnn/functional/_activation.py relu6.",
-    ("hardtanh", "bool"): "hardtanh accepts a bool input; torch raises 'Bool inputs not supported for hardtanh'. Fix in jaxnn/functional/_activation.py hardtanh.",
-    ("softsign", "bool"): "softsign accepts a bool input; torch raises (abs not implemented for Bool). Fix in jaxnn/functional/_activation.py softsign.",
-    ("tanhshrink", "bool"): "tanhshrink accepts a bool input; torch raises (bool subtraction unsupported). Fix in jaxnn/functional/_activation.py tanhshrink.",
-    ("threshold", "bool"): "threshold accepts a bool input (returns bool); torch raises 'threshold_cpu not implemented for Bool'. Fix in jaxnn/functional/_activation.py threshold.",
-}
-
 
 def _dtype_cases():
     cases = []
     for name, call in POINTWISE.items():
-        for what, data, ok, t in (("int", INTS, INT_OK, "'Long'"), ("bool", BOOLS, BOOL_OK, "'Bool'")):
+        for what, data, ok in (("int", INTS, INT_OK), ("bool", BOOLS, BOOL_OK)):
             fn = lambda L, call=call, data=data: call(L.F, L.A(data))  # noqa: E731
-            reason = XFAIL.get((name, what))
             base = name.split("_beta")[0].split("_tanh")[0]
             if base in ok or name in ok:
-                cases.append(same(f"{name}-{what}-input", fn, xfail=reason, area="activations", kind=f"{what} input"))
+                cases.append(same(f"{name}-{what}-input", fn, area="activations", kind=f"{what} input"))
             else:
-                if reason is None and name not in ("softmax", "log_softmax", "softmin"):
-                    reason = _FLOAT_ONLY.format(name=name, what=what, t=t)
                 cases.append(
                     err(f"{name}-{what}-input", fn, (TypeError, ValueError), r"(?i)(dtype|float|bool|int)",
-                        xfail=reason, area="activations", kind=f"{what} input")
+                        area="activations", kind=f"{what} input")
                 )
     return cases
 
@@ -105,6 +81,11 @@ CASES = [
         for name, call in POINTWISE.items()
     ],
     *_dtype_cases(),
+    # torch casts float arguments to an integer input's dtype (toward zero) before comparing
+    same("threshold-int-fractional-args", lambda L: L.F.threshold(L.A(np.arange(-3, 4)), -0.5, -7.5),
+         area="activations", kind="int input"),
+    same("hardtanh-int-fractional-bounds", lambda L: L.F.hardtanh(L.A(np.arange(-3, 4)), -1.5, 2.5),
+         area="activations", kind="int input"),
     # invalid strings and parameter values
     err("gelu-approximate-bad", lambda L: L.F.gelu(L.A(rnd(3)), approximate="tan"), ValueError, r"approximate.*'tan'",
         area="activations", kind="invalid string"),
