@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._utils import ntuple
+from ._utils import check_input_dtype, ntuple
 
 __all__ = [
     "adaptive_avg_pool1d",
@@ -126,9 +126,12 @@ def batch_input(input: jax.Array, n: int, message: str) -> tuple[jax.ShapeDtypeS
 
 def _output_size(output_size, x: jax.Array, n: int, name: str) -> tuple[int, ...]:
     sp = x.shape[2:]
-    if n == 1 and output_size is None:
+    if output_size is None:
+        example = (None,) * (n - 1) + (2,)
+        keep = "" if n == 1 else f", or {example} (a None entry keeps that input size)"
         raise TypeError(
-            f"{name}(): argument 'output_size' must be an int or tuple of ints, not None."
+            f"{name}(): argument 'output_size' must be an int or tuple of ints, not None; "
+            f"pass e.g. output_size=2{keep}."
         )
     if isinstance(output_size, int) or output_size is None:
         out = (output_size,) * n
@@ -146,6 +149,7 @@ def _output_size(output_size, x: jax.Array, n: int, name: str) -> tuple[int, ...
 
 
 def _adaptive_input(input, n, name, output_size):
+    check_input_dtype(input, name)
     if n == 1:
         message = (
             f"Expected 2 to 3 dimensions, but got {input.ndim}-dimensional tensor for argument "

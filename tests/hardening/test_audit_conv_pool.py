@@ -154,14 +154,15 @@ POOL = [
     # adaptive sizes
     err("adaptive_avg_pool2d-negative-size", lambda L: L.F.adaptive_avg_pool2d(L.A(X2), -1), (RuntimeError, ValueError), r"(?i)output_size.*(-1|greater than or equal)", area=P, kind="negative size"),
     err("adaptive_max_pool2d-wrong-length", lambda L: L.F.adaptive_max_pool2d(L.A(X2), (2, 2, 2)), (RuntimeError, ValueError), r"(?i)output_size", area=P, kind="wrong length"),
-    err("adaptive_avg_pool2d-none", lambda L: L.F.adaptive_avg_pool2d(L.A(X2), None), (TypeError, RuntimeError, ValueError), r"(?i)output_size", area=P, kind="wrong type",
-        xfail="adaptive_avg_pool2d/3d (and the max variants) accept output_size=None and return the input size, where torch raises TypeError; jaxnn's own adaptive_*_pool1d raises the clear TypeError for None. Fix in jaxnn/functional/_pooling_adaptive.py _output_size: reject a bare None for every n (None stays valid inside a tuple)."),
+    err("adaptive_avg_pool2d-none", lambda L: L.F.adaptive_avg_pool2d(L.A(X2), None), (TypeError, RuntimeError, ValueError), r"(?i)output_size", area=P, kind="wrong type"),
+    err("adaptive_max_pool3d-none", lambda L: L.F.adaptive_max_pool3d(L.A(rnd(1, 2, 3, 3, 3)), None), (TypeError, RuntimeError, ValueError), r"(?i)output_size.*None", area=P, kind="wrong type"),
     err("adaptive_avg_pool1d-empty-spatial", lambda L: L.F.adaptive_avg_pool1d(L.A(np.zeros((1, 2, 0), np.float32)), 2), (RuntimeError, ValueError), r"(?i)non-zero size|empty", area=P, kind="empty input"),
     # dtypes
     err("avg_pool2d-int-input", lambda L: ap2(L, ints(1, 2, 4, 4, high=9), 2), (TypeError, RuntimeError), r"(?i)dtype|int|float", area=P, kind="int input",
         xfail="avg_pool2d silently accepts an integer input (torch: 'avg_pool2d not implemented for Long'); fix in jaxnn/functional/_pooling.py avg_pool (raise TypeError naming input's dtype)."),
-    err("adaptive_avg_pool2d-int-input", lambda L: L.F.adaptive_avg_pool2d(L.A(ints(1, 2, 4, 4, high=9)), 2), (TypeError, RuntimeError), r"(?i)dtype|int|float", area=P, kind="int input",
-        xfail="adaptive_avg_pool2d silently accepts an integer input (torch raises 'not implemented for Long'); fix in jaxnn/functional/_pooling_adaptive.py (raise TypeError naming input's dtype)."),
+    err("adaptive_avg_pool2d-int-input", lambda L: L.F.adaptive_avg_pool2d(L.A(ints(1, 2, 4, 4, high=9)), 2), (TypeError, RuntimeError), r"(?i)dtype|int|float", area=P, kind="int input"),
+    err("adaptive_max_pool2d-int-input", lambda L: L.F.adaptive_max_pool2d(L.A(ints(1, 2, 4, 4, high=9)), 2), (TypeError, RuntimeError), r"(?i)input.*dtype int", area=P, kind="int input"),
+    err("adaptive_avg_pool1d-bool-input", lambda L: L.F.adaptive_avg_pool1d(L.A(rnd(1, 2, 4) > 0), 2), (TypeError, RuntimeError), r"(?i)input.*dtype bool", area=P, kind="bool input"),
     err("max_pool2d-bool-input", lambda L: mp2(L, X2 > 0, 2), (TypeError, RuntimeError), r"(?i)dtype|bool", area=P, kind="bool input",
         xfail="max_pool2d silently accepts a bool input (torch: 'max_pool2d not implemented for Bool'); fix in jaxnn/functional/_pooling.py max_pool (raise TypeError naming input's dtype)."),
     # unpool
