@@ -13,6 +13,7 @@ normalised output, like torch's.
 from __future__ import annotations
 
 import math
+import numbers
 from functools import partial
 
 import jax
@@ -20,7 +21,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from ._normalization_layer import _opmath, layer_norm, local_response_norm, normalize, rms_norm
-from ._utils import expand_channel
+from ._utils import check_input_dtype, expand_channel
 
 __all__ = [
     "batch_norm",
@@ -57,11 +58,17 @@ def _affine(out: jax.Array, weight: jax.Array | None, bias: jax.Array | None) ->
     return out
 
 
-def _check_momentum(momentum: float | None, name: str) -> None:
+def _check_momentum(momentum: float | jax.Array | None, name: str) -> None:
     if momentum is None:
         raise ValueError(
             f"{name}: momentum=None (a cumulative moving average) is handled by the module, "
             "which passes momentum=1/num_batches_tracked; pass a float here."
+        )
+    # A number, or an array (the module passes 1/num_batches_tracked, traced under jit).
+    if not (isinstance(momentum, numbers.Real) or hasattr(momentum, "dtype")):
+        raise TypeError(
+            f"{name}: momentum must be a float, got {type(momentum).__name__} {momentum!r}; "
+            "pass e.g. momentum=0.1."
         )
 
 
@@ -126,6 +133,7 @@ def batch_norm_with_stats(
         >>> [round(float(a), 4) for a in (*m, *v)]
         [0.3, 0.4, 1.5667, 1.5667]
     """
+    check_input_dtype(input, "batch_norm")
     if input.ndim < 2:
         raise ValueError(
             f"batch_norm expects an input of shape (N, C, *) with at least 2 dimensions, "
@@ -258,6 +266,7 @@ def instance_norm_with_stats(
         >>> [round(float(a), 4) for a in (*m, *v)]
         [0.1, 0.4, 1.0, 1.0]
     """
+    check_input_dtype(input, "instance_norm")
     if input.ndim < 2:
         raise ValueError(
             f"instance_norm expects an input of shape (N, C, *), got shape "
@@ -377,6 +386,7 @@ def group_norm(
         >>> group_norm(jnp.array([[1.0, 3.0, 5.0, 9.0]]), 2).round(3)
         Array([[-1.,  1., -1.,  1.]], dtype=float32)
     """
+    check_input_dtype(input, "group_norm")
     if input.ndim < 2:
         raise RuntimeError(
             f"Expected at least 2 dimensions for input tensor but received {input.ndim}; "

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._utils import normalize_dim
+from ._utils import check_input_dtype, normalize_dim
 
 __all__ = ["layer_norm", "rms_norm", "local_response_norm", "normalize"]
 
@@ -89,6 +89,7 @@ def layer_norm(
         >>> layer_norm(jnp.array([[1.0, 3.0]]), (2,)).round(3)
         Array([[-1.,  1.]], dtype=float32)
     """
+    check_input_dtype(input, "layer_norm")
     shape, axes = _normalized_axes(input, normalized_shape, "layer_norm")
     _check_param_shape(weight, "weight", shape)
     _check_param_shape(bias, "bias", shape)
@@ -135,6 +136,7 @@ def rms_norm(
         >>> rms_norm(jnp.array([[3.0, 4.0]]), (2,)).shape
         (1, 2)
     """
+    check_input_dtype(input, "rms_norm")
     shape, axes = _normalized_axes(input, normalized_shape, "rms_norm")
     _check_param_shape(weight, "weight", shape)
     if eps is None:
@@ -223,9 +225,10 @@ def _safe_pnorm(x: jax.Array, p: float, axes: tuple[int, ...]) -> jax.Array:
     else:
         nz = a != 0
         s = jnp.sum(jnp.where(nz, jnp.where(nz, a, 1) ** p, 0), axis=axes, keepdims=True)
-    pos = s > 0
+    # Mask the zero sum only (s == 0, not s > 0), so that a NaN sum gives a NaN norm.
+    zero = s == 0
     root = jnp.sqrt if p == 2 else (lambda v: v ** (1.0 / p))
-    return jnp.where(pos, root(jnp.where(pos, s, 1)), 0)
+    return jnp.where(zero, 0, root(jnp.where(zero, 1, s)))
 
 
 def normalize(
@@ -259,6 +262,7 @@ def normalize(
             "normalize(out=...) is not supported: JAX arrays are immutable; use the "
             "returned array instead (y = normalize(x, ...))."
         )
+    check_input_dtype(input, "normalize")
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     axes = tuple(sorted({normalize_dim(d, input.ndim) for d in dims}))
     if input.ndim == 0:  # torch reduces a 0-d input over "dim 0": its norm is |x|
@@ -270,6 +274,7 @@ def normalize(
 def _normalize_core(input, p, axes, eps):
     x = _opmath(input)
     norm = _safe_pnorm(x, p, axes)
-    # torch's clamp_min passes the gradient where norm >= eps (ties included).
-    denom = jnp.where(norm >= eps, norm, eps)
+    # torch's clamp_min passes the gradient where norm >= eps (ties included); comparing
+    # with `<` lets a NaN norm through, as torch's clamp does.
+    denom = jnp.where(norm < eps, eps, norm)
     return (x / denom).astype(input.dtype)

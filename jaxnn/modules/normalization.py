@@ -84,6 +84,11 @@ class _NormBase(Module):
         super().__init__()
         self.num_features = check_positive_int(num_features, "num_features")
         self.eps = eps
+        if momentum is not None and not isinstance(momentum, numbers.Real):
+            raise TypeError(
+                f"{type(self).__name__}: momentum must be a float or None, got "
+                f"{type(momentum).__name__} {momentum!r}; pass e.g. momentum=0.1."
+            )
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats

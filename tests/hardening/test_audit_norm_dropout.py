@@ -27,14 +27,6 @@ def bn(L, x=X, rm=RM, rv=RV, w=WT, b=BS, **kw):
     return L.F.batch_norm(L.A(x), a(rm), a(rv), a(w), a(b), **kw)
 
 
-_NORMALIZE_NAN = (
-    "normalize turns a NaN vector into huge finite numbers (x / 1e-12 = 1e12) instead of NaN: "
-    "_safe_pnorm maps a NaN sum to 0 (`pos = s > 0`) and _normalize_core's "
-    "`jnp.where(norm >= eps, norm, eps)` maps a NaN norm to eps. Fix in "
-    "jaxnn/functional/_normalization.py _safe_pnorm/_normalize_core (compare with `<` so NaN "
-    "falls through, e.g. jnp.where(norm < eps, eps, norm))."
-)
-
 NORM = [
     same("batch_norm-eval", lambda L: bn(L), area=N, kind="valid edge"),
     same("batch_norm-train", lambda L: bn(L, training=True), area=N, kind="valid edge"),
@@ -48,8 +40,8 @@ NORM = [
     err("batch_norm-channel-mismatch", lambda L: bn(L, x=rnd(4, 5, 2)), RuntimeError, r"running_mean.*3|3.*5", area=N, kind="channel count"),
     err("batch_norm-weight-wrong-size", lambda L: bn(L, w=rnd(4)), RuntimeError, r"weight.*3", area=N, kind="feature count"),
     err("batch_norm-eval-without-stats", lambda L: bn(L, rm=None, rv=None), (RuntimeError, ValueError), r"running_mean", area=N, kind="missing argument"),
-    err("batch_norm-int-input", lambda L: bn(L, x=ints(4, 3, high=5), training=True), (TypeError, RuntimeError), r"(?i)dtype|int|float", area=N, kind="int input",
-        xfail="batch_norm silently accepts an integer input (torch raises: 'batch_norm not implemented for Long' / mixed dtypes); fix in jaxnn/functional/_normalization.py batch_norm_with_stats (raise TypeError naming input's dtype)."),
+    err("batch_norm-int-input", lambda L: bn(L, x=ints(4, 3, high=5), training=True), (TypeError, RuntimeError), r"(?i)dtype|int|float", area=N, kind="int input"),
+    err("batch_norm-momentum-str", lambda L: bn(L, training=True, momentum="0.1"), TypeError, r"momentum.*str", area=N, kind="wrong type"),
     # layer norm
     same("layer_norm-ok", lambda L: L.F.layer_norm(L.A(X), (3, 5), L.A(rnd(3, 5)), L.A(rnd(3, 5, seed=1))), area=N, kind="valid edge"),
     same("layer_norm-int-shape", lambda L: L.F.layer_norm(L.A(X), [5]), area=N, kind="valid edge"),
@@ -81,13 +73,20 @@ NORM = [
     same("local_response_norm-ok", lambda L: L.F.local_response_norm(L.A(X), 2), area=N, kind="valid edge"),
     err("local_response_norm-2d", lambda L: L.F.local_response_norm(L.A(rnd(2, 3)), 2), (ValueError, RuntimeError), r"3D or higher", area=N, kind="wrong rank"),
     same("normalize-zero-vector", lambda L: L.F.normalize(L.A(np.zeros((2, 3), np.float32)), dim=1), area=N, kind="zero size"),
-    same("normalize-nan", lambda L: L.F.normalize(L.A(NAN), dim=1), area=N, kind="NaN/inf",
-         xfail=_NORMALIZE_NAN),
-    same("normalize-nan-p1", lambda L: L.F.normalize(L.A(NAN), p=1.0, dim=1), area=N, kind="NaN/inf",
-         xfail=_NORMALIZE_NAN),
+    same("normalize-nan", lambda L: L.F.normalize(L.A(NAN), dim=1), area=N, kind="NaN/inf"),
+    same("normalize-nan-p1", lambda L: L.F.normalize(L.A(NAN), p=1.0, dim=1), area=N, kind="NaN/inf"),
+    same("normalize-nan-p3", lambda L: L.F.normalize(L.A(NAN), p=3.0, dim=1), area=N, kind="NaN/inf"),
+    same("normalize-nan-pinf", lambda L: L.F.normalize(L.A(NAN), p=float("inf"), dim=1), area=N, kind="NaN/inf"),
     same("normalize-inf-only", lambda L: L.F.normalize(L.A(np.array([[1.0, np.inf, 2.0]], np.float32)), dim=1), area=N, kind="NaN/inf"),
     same("normalize-p1-dim-neg", lambda L: L.F.normalize(L.A(X), p=1.0, dim=-1), area=N, kind="valid edge"),
     err("normalize-dim-out-of-range", lambda L: L.F.normalize(L.A(X), dim=3), IndexError, r"(?i)dimension out of range", area=N, kind="dim out of range"),
+    # integer inputs: torch's kernels are not implemented for them
+    err("layer_norm-int-input", lambda L: L.F.layer_norm(L.A(ints(4, 3, 5, high=5)), (5,)), (TypeError, RuntimeError), r"input.*dtype int", area=N, kind="int input"),
+    err("rms_norm-int-input", lambda L: L.F.rms_norm(L.A(ints(4, 3, 5, high=5)), (5,)), (TypeError, RuntimeError), r"input.*dtype int", area=N, kind="int input"),
+    err("group_norm-int-input", lambda L: L.F.group_norm(L.A(ints(4, 6, 5, high=5)), 3), (TypeError, RuntimeError), r"input.*dtype int", area=N, kind="int input"),
+    err("instance_norm-int-input", lambda L: L.F.instance_norm(L.A(ints(4, 3, 5, high=5))), (TypeError, RuntimeError), r"input.*dtype int", area=N, kind="int input"),
+    err("normalize-int-input", lambda L: L.F.normalize(L.A(ints(4, 3, high=5))), (TypeError, RuntimeError), r"input.*dtype int", area=N, kind="int input"),
+    err("BatchNorm2d-int-input", lambda L: L.M("BatchNorm2d", 3)(L.A(ints(2, 3, 4, 4, high=5))), (TypeError, RuntimeError), r"input.*dtype int", area=N, kind="int input"),
     # modules
     err("BatchNorm2d-wrong-rank", lambda L: L.M("BatchNorm2d", 3)(L.A(X)), ValueError, r"expected 4D input \(got 3D input\)", area=N, kind="wrong rank"),
     err("BatchNorm1d-wrong-rank", lambda L: L.M("BatchNorm1d", 3)(L.A(X4)), ValueError, r"expected 2D or 3D input \(got 4D input\)", area=N, kind="wrong rank"),
