@@ -29,6 +29,22 @@ from ._module import (
     check_mutable,
     check_no_hidden_sharing,
 )
+from ._random import check_key
+
+
+def _check_module_name(name: Any) -> None:
+    """torch's ``add_module`` rule: a name is a non-empty str without '.' (a state_dict key
+    part), raised with torch's exception types."""
+    if not isinstance(name, str):
+        raise TypeError(
+            f"module name should be a string. Got {type(name).__name__} {name!r}; "
+            f"use e.g. {str(name)!r}."
+        )
+    if "." in name or name == "":
+        raise KeyError(
+            f'module name can\'t contain ".", or be empty, got: {name!r}; use e.g. '
+            f"{name.replace('.', '_') or 'layer'!r}."
+        )
 
 
 class _Container(Module, _DynamicChildren):
@@ -118,10 +134,7 @@ class _Container(Module, _DynamicChildren):
         object.__setattr__(self, "_items", tuple(items))
 
     def add_module(self, name: str, module: Module | None) -> None:
-        if not isinstance(name, str):
-            raise TypeError(f"module name should be a string. Got {type(name).__name__}")
-        if "." in name or name == "":
-            raise KeyError(f'module name can\'t contain ".", or be empty, got: {name!r}')
+        _check_module_name(name)
         _check_module(module, allow_none=True)
         entries = self._entries()
         for i, (k, _) in enumerate(entries):
@@ -217,8 +230,7 @@ class Sequential(_Container):
                 )
             entries = [(str(i), m) for i, m in enumerate(args)]
         for k, m in entries:
-            if not isinstance(k, str):
-                raise TypeError(f"module name should be a string. Got {type(k).__name__}")
+            _check_module_name(k)
             _check_module(m)
         self._set_entries(entries, "__init__")
 
@@ -355,6 +367,7 @@ def _split_for(children: list[Module], key: jax.Array | None) -> list[jax.Array 
     """One key per child that needs randomness; None for the rest."""
     if key is None:
         return [None] * len(children)
+    key = check_key(key)
     needs = [_needs_key(m) for m in children]
     count = sum(needs)
     if count == 0:
@@ -523,6 +536,7 @@ class ModuleDict(_Container):
         current = self._entries()
         index = {k: i for i, (k, _) in enumerate(current)}
         for k, m in entries:
+            _check_module_name(k)
             _check_module(m)
             if k in index:
                 current[index[k]] = (k, m)

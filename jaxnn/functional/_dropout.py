@@ -49,6 +49,10 @@ def _dropout_impl(
     alpha: bool,
 ) -> jax.Array:
     """torch's ``_dropout_impl``: the identity, zeros, or input times a (feature) mask."""
+    # A wrong key is checked even where it is not used, so it fails in evaluation too and
+    # not first in training.
+    if key is not None:
+        key = check_key(key)
     if p == 0 or not training:
         return input
     if p == 1:
@@ -69,7 +73,7 @@ def _dropout_impl(
             f"F.{name}(x, p={p}, training=True, key=jax.random.key(0)); split a fresh key "
             "for every call, or pass training=False for evaluation."
         )
-    return _apply_mask(input, check_key(key), p, feature, alpha)
+    return _apply_mask(input, key, p, feature, alpha)
 
 
 @partial(jax.jit, static_argnames=("p", "feature", "alpha"))

@@ -127,13 +127,6 @@ DROP = [
 ]
 
 
-_SEQ_KEY = (
-    "Sequential(..., Dropout)(x, key=<int or float array>) reaches jax.random.split and raises "
-    "JAX's raw 'invalid PRNG key data'; fix in jaxnn/_container.py _split_for: validate with "
-    "jaxnn._random.check_key(key) before splitting."
-)
-
-
 def _linear_key(k):
     return lambda L: L.nn.Linear(2, 3, key=k())
 
@@ -149,16 +142,14 @@ KEYS = [
     err("dropout-batch-of-keys", lambda L: jaxnn.functional.dropout(jnp.ones(8), 0.5, key=jax.random.split(jax.random.key(0), 2)), TypeError, r"key must be a single JAX PRNG key.*\(2,\)", torch=None, area=K, kind="key kind"),
     err("dropout-uint32-wrong-shape", lambda L: jaxnn.functional.dropout(jnp.ones(8), 0.5, key=jnp.zeros(4, jnp.uint32)), TypeError, r"single JAX PRNG key.*\(4,\)", torch=None, area=K, kind="key kind"),
     err("dropout-int32-array-key", lambda L: jaxnn.functional.dropout(jnp.ones(8), 0.5, key=jnp.zeros(2, jnp.int32)), TypeError, r"single JAX PRNG key.*int32", torch=None, area=K, kind="key kind"),
-    err("dropout-eval-int-key-still-checked", lambda L: jaxnn.functional.dropout(jnp.ones(8), 0.5, training=False, key=0), TypeError, r"key", torch=None, area=K, kind="key kind",
-        xfail="F.dropout (and the other dropouts) skip key validation when training=False or p in {0, 1}: key=0 is silently ignored and the bug surfaces only in training. Fix in jaxnn/functional/_dropout.py _dropout_impl: call check_key(key) whenever key is not None, before the early returns."),
+    err("dropout-eval-int-key-still-checked", lambda L: jaxnn.functional.dropout(jnp.ones(8), 0.5, training=False, key=0), TypeError, r"key", torch=None, area=K, kind="key kind"),
+    err("dropout2d-p0-float-key-still-checked", lambda L: jaxnn.functional.dropout2d(jnp.ones((2, 3, 4)), 0.0, key=jnp.zeros(2)), TypeError, r"single JAX PRNG key.*float32", torch=None, area=K, kind="key kind"),
     err("Dropout-module-training-no-key", lambda L: jaxnn.Dropout(0.5)(jnp.ones(8)), ValueError, r"(?i)key", torch=None, area=K, kind="missing key"),
     err("Dropout-module-int-key", lambda L: jaxnn.Dropout(0.5)(jnp.ones(8), key=1), TypeError, r"single JAX PRNG key", torch=None, area=K, kind="key kind"),
     same("Dropout-module-raw-key", lambda L: jaxnn.Dropout(0.5)(jnp.ones(8), key=jax.random.PRNGKey(1)), torch=None, area=K, kind="key kind"),
     err("Sequential-dropout-no-key", lambda L: jaxnn.Sequential(jaxnn.Linear(2, 2), jaxnn.Dropout(0.5))(jnp.ones((1, 2))), ValueError, r"(?i)key", torch=None, area=K, kind="missing key"),
-    err("Sequential-float-key", lambda L: jaxnn.Sequential(jaxnn.Linear(2, 2), jaxnn.Dropout(0.5))(jnp.ones((1, 2)), key=jnp.ones(2)), TypeError, r"single JAX PRNG key", torch=None, area=K, kind="key kind",
-        xfail=_SEQ_KEY),
-    err("Sequential-int-key", lambda L: jaxnn.Sequential(jaxnn.Linear(2, 2), jaxnn.Dropout(0.5))(jnp.ones((1, 2)), key=3), TypeError, r"single JAX PRNG key", torch=None, area=K, kind="key kind",
-        xfail=_SEQ_KEY),
+    err("Sequential-float-key", lambda L: jaxnn.Sequential(jaxnn.Linear(2, 2), jaxnn.Dropout(0.5))(jnp.ones((1, 2)), key=jnp.ones(2)), TypeError, r"single JAX PRNG key", torch=None, area=K, kind="key kind"),
+    err("Sequential-int-key", lambda L: jaxnn.Sequential(jaxnn.Linear(2, 2), jaxnn.Dropout(0.5))(jnp.ones((1, 2)), key=3), TypeError, r"single JAX PRNG key", torch=None, area=K, kind="key kind"),
     same("Sequential-no-random-child-ignores-key", lambda L: jaxnn.Sequential(jaxnn.Linear(2, 2))(jnp.ones((1, 2)), key=jax.random.key(0)), torch=None, area=K, kind="key kind"),
     same("Linear-typed-key", _linear_key(lambda: jax.random.key(0)), torch=None, area=K, kind="key kind"),
     same("Linear-raw-key", _linear_key(lambda: jax.random.PRNGKey(0)), torch=None, area=K, kind="key kind"),

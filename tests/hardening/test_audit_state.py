@@ -31,13 +31,6 @@ def keys(m):
     return list(m.state_dict())
 
 
-_MD_KEYS = (
-    "ModuleDict(...)/ModuleDict.update() accept names that are not strings, contain '.', or are "
-    "empty (torch raises TypeError/KeyError; ModuleDict['a.b'] = m and add_module do check): "
-    "the state_dict then has keys like 1.weight or a.b.weight that cannot be loaded back. Fix "
-    "in jaxnn/_container.py ModuleDict.update: validate each name as add_module does."
-)
-
 CONTAINERS = [
     err("Sequential-non-module", lambda L: L.nn.Sequential(L.nn.ReLU(), 3), TypeError, r"int is not a (jaxnn )?Module subclass", area=CT, kind="wrong type"),
     err("Sequential-function", lambda L: L.nn.Sequential(lambda x: x), TypeError, r"(?s)function.*is not a (jaxnn )?Module subclass", area=CT, kind="wrong type"),
@@ -70,11 +63,12 @@ CONTAINERS = [
     err("ModuleList-append-None", lambda L: L.nn.ModuleList().append(None), TypeError, r"NoneType is not a jaxnn Module subclass", torch=None, area=CT, kind="wrong type (torch accepts)"),
     err("ModuleList-insert-int", lambda L: L.nn.ModuleList().insert(0, 5), TypeError, r"int is not a jaxnn Module subclass", torch=None, area=CT, kind="wrong type (torch accepts)"),
     same("ModuleList-negative-index", lambda L: repr(L.nn.ModuleList([L.nn.ReLU(), L.nn.Tanh()])[-1]), area=CT, kind="valid edge"),
-    err("ModuleDict-int-key", lambda L: L.nn.ModuleDict({1: L.nn.ReLU()}), TypeError, r"module name should be a string\. Got int", area=CT, kind="wrong type", xfail=_MD_KEYS),
-    err("ModuleDict-dotted-key", lambda L: L.nn.ModuleDict({"a.b": L.nn.ReLU()}), KeyError, r"module name can't contain \"\.\"", area=CT, kind="invalid string", xfail=_MD_KEYS),
-    err("ModuleDict-empty-key", lambda L: L.nn.ModuleDict({"": L.nn.ReLU()}), KeyError, r"module name can't contain \"\.\", or be empty|can't.*be empty", area=CT, kind="invalid string", xfail=_MD_KEYS),
+    err("ModuleDict-int-key", lambda L: L.nn.ModuleDict({1: L.nn.ReLU()}), TypeError, r"module name should be a string\. Got int", area=CT, kind="wrong type"),
+    err("ModuleDict-dotted-key", lambda L: L.nn.ModuleDict({"a.b": L.nn.ReLU()}), KeyError, r"module name can't contain \"\.\"", area=CT, kind="invalid string"),
+    err("ModuleDict-empty-key", lambda L: L.nn.ModuleDict({"": L.nn.ReLU()}), KeyError, r"module name can't contain \"\.\", or be empty|can't.*be empty", area=CT, kind="invalid string"),
     err("ModuleDict-setitem-dotted-key", lambda L: L.nn.ModuleDict().__setitem__("a.b", L.nn.ReLU()), KeyError, r"module name can't contain \"\.\"", area=CT, kind="invalid string"),
-    err("ModuleDict-update-int-key", lambda L: L.nn.ModuleDict().update([(1, L.nn.ReLU())]), TypeError, r"module name should be a string\. Got int", area=CT, kind="wrong type", xfail=_MD_KEYS),
+    err("Sequential-ordereddict-dotted-key", lambda L: L.nn.Sequential(OrderedDict([("a.b", L.nn.ReLU())])), KeyError, r"module name can't contain \"\.\"", area=CT, kind="invalid string"),
+    err("ModuleDict-update-int-key", lambda L: L.nn.ModuleDict().update([(1, L.nn.ReLU())]), TypeError, r"module name should be a string\. Got int", area=CT, kind="wrong type"),
     err("ModuleDict-missing-key", lambda L: L.nn.ModuleDict({"a": L.nn.ReLU()})["b"], KeyError, r"^b$", area=CT, kind="missing key"),
     err("ModuleDict-del-missing", lambda L: L.nn.ModuleDict({"a": L.nn.ReLU()}).__delitem__("b"), KeyError, r"^b$", area=CT, kind="missing key"),
     err("ModuleDict-pop-missing", lambda L: L.nn.ModuleDict({"a": L.nn.ReLU()}).pop("b"), KeyError, r"^b$", area=CT, kind="missing key"),
