@@ -46,6 +46,7 @@ from ._loss_regression import (
     poisson_nll_loss,
     smooth_l1_loss,
 )
+from ._utils import check_input_dtype
 
 __all__ = [
     "nll_loss",
@@ -253,7 +254,8 @@ def cross_entropy(
     weight = None if weight is None else as_array(weight)
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim}) for input of shape ().")
-    if label_smoothing > 1.0:
+    check_input_dtype(input, "cross_entropy")
+    if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(
             f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}; pass e.g. "
             "label_smoothing=0.1."

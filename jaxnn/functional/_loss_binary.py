@@ -18,6 +18,7 @@ from ._loss_common import (
     concrete,
     resolve_reduction,
 )
+from ._utils import check_input_dtype
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits"]
 
@@ -74,6 +75,8 @@ def binary_cross_entropy(
     """
     reduction = resolve_reduction(size_average, reduce, reduction)
     input, target = as_array(input), as_array(target)
+    check_input_dtype(input, "binary_cross_entropy")
+    check_input_dtype(target, "binary_cross_entropy", "target")
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
             f"Using a target size ({target.shape}) that is different to the input size "
@@ -135,6 +138,8 @@ def binary_cross_entropy_with_logits(
     """
     reduction = resolve_reduction(size_average, reduce, reduction)
     input, target = as_array(input), as_array(target)
+    check_input_dtype(input, "binary_cross_entropy_with_logits")
+    check_input_dtype(target, "binary_cross_entropy_with_logits", "target")
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
             f"Target size ({target.shape}) must be the same as input size ({input.shape}); "
