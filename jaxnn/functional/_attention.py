@@ -116,6 +116,7 @@ def scaled_dot_product_attention(
             "_scaled_dot_product_attention: Explicit attn_mask should not be set when "
             "is_causal=True; fold the causal mask into attn_mask or drop it."
         )
+    q_batch, k_batch, v_batch = query.shape[:-2], key.shape[:-2], value.shape[:-2]
     if enable_gqa and query.ndim >= 3:
         hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
         if hq % hk or hq % hv:
@@ -123,6 +124,24 @@ def scaled_dot_product_attention(
                 "Number of heads in key and value must divide the number of heads in query: "
                 f"got {hq} query heads, {hk} key heads and {hv} value heads."
             )
+        # key and value heads are repeated to query's count before the batch dims broadcast.
+        k_batch, v_batch = k_batch[:-1] + (hq,), v_batch[:-1] + (hq,)
+    try:
+        broadcast_shape(q_batch, k_batch, v_batch)
+    except ValueError:
+        hint = ""
+        if not enable_gqa and min(query.ndim, key.ndim, value.ndim) >= 3:
+            hq, hk, hv = query.shape[-3], key.shape[-3], value.shape[-3]
+            if (hk, hv) != (hq, hq) and hq % hk == 0 and hq % hv == 0:
+                hint = (
+                    f" For grouped-query attention ({hq} query heads sharing {hk} key and {hv} "
+                    "value heads) pass enable_gqa=True."
+                )
+        raise ValueError(
+            "query, key and value must have broadcastable batch dimensions (all but the last "
+            f"two, e.g. (N, heads)), got query {query.shape}, key {key.shape} and value "
+            f"{value.shape}.{hint}"
+        ) from None
     if attn_mask is not None:
         attn_mask = jnp.asarray(attn_mask)
         if attn_mask.dtype != jnp.bool_ and not jnp.issubdtype(attn_mask.dtype, jnp.floating):

@@ -250,6 +250,12 @@ def _multi_head_attention_forward(
         raise ValueError(
             f"was expecting embedding dimension of {embed_dim_to_check}, but got {embed_dim}"
         )
+    if key.shape[1] != bsz or value.shape[1] != bsz:
+        raise ValueError(
+            f"query, key and value must have the same batch size N, got batch size {bsz} "
+            f"for query, {key.shape[1]} for key and {value.shape[1]} for value; pass one "
+            "key/value sequence per query in the batch."
+        )
     head_dim = embed_dim // num_heads
     if head_dim * num_heads != embed_dim:
         raise ValueError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
@@ -529,8 +535,11 @@ class MultiheadAttention(Module):
             E, E, bias=bias, device=device, dtype=dtype, key=kout
         )
         if bias:
-            # torch zeroes out_proj.bias together with in_proj_bias.
-            out_proj.bias = place(jnp.zeros((E,), dtype), device)
+            # torch zeroes out_proj.bias together with in_proj_bias. A pure replacement,
+            # not `out_proj.bias = ...`: that edits a finished module in place, which the
+            # guard refuses inside a transformation, where building a model is allowed.
+            zeros = place(jnp.zeros((E,), dtype), device)
+            out_proj = eqx.tree_at(lambda m: m.bias, out_proj, zeros)
         self.out_proj = out_proj
         if add_bias_kv:
             self.bias_k = place(init.xavier_normal_((1, 1, E), key=kbk, dtype=dtype), device)

@@ -218,12 +218,6 @@ def test_eval_batchnorm_and_forward_do_not_warn(monkeypatch):
 # ----------------------------------------------------------------- building inside a transformation
 # DESIGN rule 2: building a model inside jit is not an edit. Every constructor must work
 # under tracing (jax.eval_shape traces without compiling).
-_MHA_INIT = (
-    "Building MultiheadAttention inside a transformation raises the in-place guard: "
-    "MultiheadAttention.__init__ assigns `out_proj.bias = ...` after out_proj's own __init__ "
-    "has finished. Fix in jaxnn/modules/attention.py MultiheadAttention.__init__ (build out_proj "
-    "with the zero bias, e.g. eqx.tree_at on the fresh child)."
-)
 CONSTRUCTORS = {
     "Linear": lambda: nn.Linear(2, 3),
     "Bilinear": lambda: nn.Bilinear(2, 3, 4),
@@ -249,11 +243,11 @@ CONSTRUCTORS = {
     "ModuleDict": lambda: nn.ModuleDict({"a": nn.Linear(1, 1)}),
     "ParameterList": lambda: nn.ParameterList([jnp.ones(2)]),
     "Net": Net,
-    "MultiheadAttention": pytest.param(lambda: nn.MultiheadAttention(4, 2), marks=pytest.mark.xfail(strict=True, reason=_MHA_INIT)),
-    "MultiheadAttention-kdim": pytest.param(lambda: nn.MultiheadAttention(4, 2, kdim=3, vdim=5), marks=pytest.mark.xfail(strict=True, reason=_MHA_INIT)),
-    "TransformerEncoderLayer": pytest.param(lambda: nn.TransformerEncoderLayer(4, 2, 8), marks=pytest.mark.xfail(strict=True, reason=_MHA_INIT)),
-    "TransformerDecoderLayer": pytest.param(lambda: nn.TransformerDecoderLayer(4, 2, 8), marks=pytest.mark.xfail(strict=True, reason=_MHA_INIT)),
-    "Transformer": pytest.param(lambda: nn.Transformer(4, 2, 1, 1, 8), marks=pytest.mark.xfail(strict=True, reason=_MHA_INIT)),
+    "MultiheadAttention": lambda: nn.MultiheadAttention(4, 2),
+    "MultiheadAttention-kdim": lambda: nn.MultiheadAttention(4, 2, kdim=3, vdim=5),
+    "TransformerEncoderLayer": lambda: nn.TransformerEncoderLayer(4, 2, 8),
+    "TransformerDecoderLayer": lambda: nn.TransformerDecoderLayer(4, 2, 8),
+    "Transformer": lambda: nn.Transformer(4, 2, 1, 1, 8),
 }
 
 

@@ -29,32 +29,8 @@ _MODULES = [
     test_audit_state,
 ]
 
-_MHA_IN_JIT = (
-    "Building a MultiheadAttention (so also TransformerEncoderLayer/Decoder/Transformer) inside "
-    "jax.jit raises the in-place guard ('NonDynamicallyQuantizableLinear.bias = ... edits the "
-    "module in place'): __init__ assigns out_proj.bias after out_proj was built. DESIGN rule 2 "
-    "allows building a model inside jit. Fix in jaxnn/modules/attention.py "
-    "MultiheadAttention.__init__: build out_proj with the zero bias (eqx.tree_at on the fresh "
-    "child, or object.__setattr__) instead of attribute assignment."
-)
-
-# Cases whose verdict under jit differs from the eager one, with their own reason.
-TRACED_XFAIL: dict[str, str] = {
-    name: _MHA_IN_JIT
-    for name in (
-        "MHA-embed-mismatch",
-        "MHA-batch-mismatch",
-        "MHA-key-value-length-mismatch",
-        "MHA-attn-mask-wrong-shape",
-        "MHA-key-padding-wrong-shape",
-        "MHA-int-attn-mask",
-        "MHA-2d-query-3d-key",
-        "MHA-4d-query",
-        "TransformerEncoderLayer-wrong-dmodel",
-        "Transformer-src-tgt-batch-mismatch",
-        "Transformer-feature-mismatch",
-    )
-}
+# Cases whose verdict under jit differs from the eager one, with their own reason (none now).
+TRACED_XFAIL: dict[str, str] = {}
 
 
 def _params():
