@@ -296,10 +296,15 @@ def as_array(x: Any, who: str, what: str, *, sequence: bool = False) -> jax.Arra
 
 def _check_dtype(who: str, x: jax.Array, weight: jax.Array, what: str = "input") -> None:
     if x.dtype != weight.dtype:
+        # Module.to only takes floating dtypes: offer it only for a floating input.
+        model_fix = (
+            f", or convert the model: model.to(jnp.{x.dtype})"
+            if jnp.issubdtype(x.dtype, jnp.floating)
+            else ""
+        )
         raise ValueError(
             f"{who} {what} dtype ({x.dtype}) does not match weight dtype ({weight.dtype}). "
-            f"Convert the {what}: {what}.astype({weight.dtype}), or convert the model: "
-            f"model.to({x.dtype})"
+            f"Convert the {what}: {what}.astype(jnp.{weight.dtype}){model_fix}."
         )
 
 
