@@ -14,6 +14,7 @@ import warnings
 from typing import Any
 
 import jax
+import numpy as np
 
 _local = threading.local()
 
@@ -139,14 +140,29 @@ def functional_call(
         )
     by_owner: dict[tuple[int, str], Any] = {}
     names: dict[tuple[int, str], list[str]] = {}
-    for full, _, owner, own in module._state_items(keep_np=True):
+    shapes: dict[str, tuple[int, ...]] = {}
+    for full, value, owner, own in module._state_items(keep_np=True):
         names.setdefault((id(owner), own), []).append(full)
+        shapes[full] = tuple(np.shape(value))
     known = {n for group in names.values() for n in group}
     unknown = sorted(set(dicts) - known)
     if unknown:
         raise ValueError(
             f"functional_call: {unknown} are not parameters or buffers of {module._get_name()}; "
             f"its names are {sorted(known)}."
+        )
+    # The shape is static (known under jit and vmap too): a wrong one would otherwise
+    # broadcast silently or fail deep inside the forward.
+    wrong = [
+        f"size mismatch for {n}: got an array of shape {tuple(np.shape(v))}, the shape in "
+        f"current model is {shapes[n]}"
+        for n, v in dicts.items()
+        if tuple(np.shape(v)) != shapes[n]
+    ]
+    if wrong:
+        raise ValueError(
+            f"functional_call: {'; '.join(wrong)}. Pass arrays of the module's shapes "
+            f"(see {{k: v.shape for k, v in module.state_dict().items()}})."
         )
     for slot, group in names.items():
         given = [n for n in group if n in dicts]

@@ -87,6 +87,30 @@ def _host(value: Any, name: str) -> np.ndarray:
     return np.asarray(value)
 
 
+def _same_dtype(stored: np.dtype, current: Any) -> bool:
+    if np.issubdtype(stored, np.integer):
+        # torch's int64 counters (num_batches_tracked) fit jaxnn's int32 ones: int32 is
+        # JAX's widest integer without x64, and a count loses nothing in it.
+        return jax.dtypes.canonicalize_dtype(stored) == current
+    return stored == current
+
+
+def _check_dtypes(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], model: Module) -> None:
+    """The file's dtypes, as stored, against the model's: no silent float64 -> float32."""
+    current = model.state_dict()
+    wrong = [
+        f"{k}: file has {arrays[k].dtype}, model has {current[k].dtype}"
+        for k in current
+        if k in arrays and not _same_dtype(arrays[k].dtype, current[k].dtype)
+    ]
+    if wrong:
+        raise CheckpointError(
+            f"{os.fspath(path)}: dtype mismatch for {len(wrong)} entr{'y' if len(wrong) == 1 else 'ies'} "
+            f"({'; '.join(wrong)}). Convert the model first (model.to(dtype)) or load the state "
+            f"dict and cast it: model.load_state_dict(jaxnn.load(path))."
+        )
+
+
 def save(
     obj: Module | Mapping[str, Any],
     path: str | os.PathLike,
@@ -118,26 +142,17 @@ def load(path: str | os.PathLike, model: Module | None = None, *, strict: bool =
     file does not silently load into a float32 model) and returns the model. The file is
     validated completely first; on any error the model is unchanged.
     """
-    arrays, _ = _read(path)
-    sd = OrderedDict((k, jnp.asarray(v)) for k, v in arrays.items())
-    if model is None:
-        return sd
-    if not isinstance(model, Module):
+    if model is not None and not isinstance(model, Module):
         raise TypeError(
             f"load(path, model): model must be a jaxnn Module, got {type(model).__name__}."
         )
-    current = model.state_dict()
-    wrong = [
-        f"{k}: file has {sd[k].dtype}, model has {current[k].dtype}"
-        for k in current
-        if k in sd and sd[k].dtype != current[k].dtype
-    ]
-    if wrong:
-        raise CheckpointError(
-            f"{os.fspath(path)}: dtype mismatch for {len(wrong)} entr{'y' if len(wrong) == 1 else 'ies'} "
-            f"({'; '.join(wrong)}). Convert the model first (model.to(dtype)) or load the state "
-            f"dict and cast it: model.load_state_dict(jaxnn.load(path))."
-        )
+    arrays, _ = _read(path)
+    if model is not None:
+        # Before jnp.asarray: without x64 it turns a float64 file into float32 silently.
+        _check_dtypes(path, arrays, model)
+    sd = OrderedDict((k, jnp.asarray(v)) for k, v in arrays.items())
+    if model is None:
+        return sd
     try:
         model.load_state_dict(sd, strict=strict)
     except RuntimeError as e:
@@ -187,6 +202,11 @@ def load_checkpoint(
     ``model`` is loaded in place; ``opt_state`` is a template with the right structure
     (``optimizer.init(params)``). Returns ``{"model", "opt_state", "step", "key", "extra"}``.
     """
+    if not isinstance(model, Module):
+        raise TypeError(
+            f"load_checkpoint(path, model, ...): model must be a jaxnn Module, got "
+            f"{type(model).__name__}."
+        )
     arrays, meta = _read(path)
     if meta.get("format") != _FORMAT:
         raise CheckpointError(
@@ -196,6 +216,7 @@ def load_checkpoint(
     model_sd = OrderedDict(
         (k[len("model.") :], v) for k, v in arrays.items() if k.startswith("model.")
     )
+    _check_dtypes(path, model_sd, model)
     template_leaves, treedef = jax.tree_util.tree_flatten(opt_state)
     n = int(meta["optimizer_leaves"])
     if n != len(template_leaves):
