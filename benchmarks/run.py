@@ -1,10 +1,21 @@
 """Training-step timings: PyTorch eager vs hand-written JAX vs jaxnn, side by side, one process.
 
-For each model, every implementation trains on the same shapes with Adam in float32. The
+For each model, every implementation trains on the same shapes with Adam in float32 (rows
+marked "inference" time the jitted forward pass against torch under ``no_grad``; rows
+marked "lax.scan" run ``SCAN_STEPS`` training steps inside one ``lax.scan``, as the
+examples' ``--scan-epoch`` does, and report the time per step). The
 implementations are timed interleaved (round-robin over repeats) so that machine noise hits
 all of them alike; the table reports the median microseconds per step, the ratio to torch
 eager (torch time / other time: > 1 means faster than torch), jaxnn's time relative to the
-hand-written JAX step (<= 1.05 is the target), and compile times.
+hand-written JAX step (<= 1.05 is the target), compile times, and the spread of the
+samples ((max - min) / median, the noise of the row).
+
+torch runs twice per round: with its default thread count and with one thread; ratios are
+against the faster of the two. Unless ``OMP_WAIT_POLICY`` is already set, it is set to
+``PASSIVE`` before torch is imported (``--torch-spin`` keeps OpenMP's default): torch's
+OpenMP threads otherwise spin after each call, and in one process on a busy 2-core machine
+they both slow torch itself (7x measured with 2 threads) and steal the cores from the JAX
+call timed next.
 
 Run: ``python benchmarks/run.py`` (``--quick`` for a smoke run, ``--out FILE`` to write
 the markdown table). Runs unchanged on a GPU (torch stays on the CPU there unless CUDA
@@ -14,11 +25,17 @@ torch is installed, in which case it uses the GPU too).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+# Benchmark the checkout this file lives in, not whatever `pip install -e` points at.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import equinox as eqx
 import jax
@@ -39,6 +56,10 @@ class Case:
     jaxnn_model: Callable[[], nn.Module]
     torch_model: Callable[[], object]
     handwritten: Callable[[jax.Array], tuple[dict, Callable]] | None
+    mode: str = "train"  # "train", "inference" or "scan"
+
+
+SCAN_STEPS = 4
 
 
 # ---------------------------------------------------------------- hand-written JAX
@@ -235,6 +256,26 @@ def cases(quick: bool) -> list[Case]:
             hand_cnn(),
         ),
         Case(
+            "CNN seed 002, inference",
+            b,
+            (1, 28, 28),
+            10,
+            lambda: seed_cnn(nn),
+            lambda: seed_cnn(tnn),
+            hand_cnn(),
+            "inference",
+        ),
+        Case(
+            f"CNN seed 002, {SCAN_STEPS} steps in lax.scan",
+            b,
+            (1, 28, 28),
+            10,
+            lambda: seed_cnn(nn),
+            lambda: seed_cnn(tnn),
+            hand_cnn(),
+            "scan",
+        ),
+        Case(
             "MLP 784-32-10, batch 1",
             1,
             (1, 28, 28),
@@ -266,7 +307,6 @@ def cases(quick: bool) -> list[Case]:
 
 # ---------------------------------------------------------------- steps
 def jax_step(apply: Callable, opt: optax.GradientTransformation) -> Callable:
-    @jax.jit
     def step(params, opt_state, x, y):
         def loss_fn(p):
             logits = apply(p, x)
@@ -283,7 +323,6 @@ def jaxnn_step(model: nn.Module, opt: optax.GradientTransformation) -> tuple[Cal
     """The README's training path: partition once, jax.jit over arrays."""
     params, rest = eqx.partition(model, nn.trainable(model))
 
-    @jax.jit
     def step(params, opt_state, x, y):
         def loss_fn(p):
             return F.cross_entropy(eqx.combine(p, rest)(x), y)
@@ -310,6 +349,21 @@ def eqx_filter_step(model: nn.Module, opt: optax.GradientTransformation) -> tupl
     return step, (model, opt.init(eqx.filter(model, eqx.is_array)))
 
 
+def scanned(step: Callable) -> Callable:
+    """``SCAN_STEPS`` steps of ``step`` in one ``lax.scan`` over stacked batches."""
+
+    @jax.jit
+    def run(params, opt_state, xs, ys):
+        def body(carry, xy):
+            params, opt_state, loss = step(*carry, *xy)
+            return (params, opt_state), loss
+
+        (params, opt_state), losses = jax.lax.scan(body, (params, opt_state), (xs, ys))
+        return params, opt_state, losses[-1]
+
+    return run
+
+
 def time_case(case: Case, steps: int, repeats: int) -> dict[str, dict[str, float]]:
     import torch
 
@@ -320,6 +374,11 @@ def time_case(case: Case, steps: int, repeats: int) -> dict[str, dict[str, float
     jx, jy = jnp.asarray(x), jnp.asarray(y)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y).long()
     opt = optax.adam(1e-3)
+    # A scan row runs SCAN_STEPS steps per call: fewer calls, same number of steps.
+    per_call = SCAN_STEPS if case.mode == "scan" else 1
+    calls = max(1, steps // per_call)
+    if case.mode == "scan":
+        jx, jy = jnp.stack([jx] * SCAN_STEPS), jnp.stack([jy] * SCAN_STEPS)
 
     runners: dict[str, Callable[[], None]] = {}
     compile_s: dict[str, float] = {}
@@ -328,13 +387,30 @@ def time_case(case: Case, steps: int, repeats: int) -> dict[str, dict[str, float
     topt = torch.optim.Adam(tmodel.parameters(), lr=1e-3)
 
     def torch_run():
-        for _ in range(steps):
+        for _ in range(calls * per_call):
             topt.zero_grad(set_to_none=True)
             loss = torch.nn.functional.cross_entropy(tmodel(tx), ty)
             loss.backward()
             topt.step()
 
-    runners["torch eager"] = torch_run
+    def torch_infer():
+        with torch.no_grad():
+            for _ in range(calls):
+                tmodel(tx)
+
+    torch_fn = torch_infer if case.mode == "inference" else torch_run
+    runners["torch eager"] = torch_fn
+    threads = torch.get_num_threads()
+    if threads > 1:
+
+        def torch_one_thread():
+            torch.set_num_threads(1)
+            try:
+                torch_fn()
+            finally:
+                torch.set_num_threads(threads)
+
+        runners["torch eager, 1 thread"] = torch_one_thread
 
     def add_jax(name: str, step: Callable, state: tuple) -> None:
         t0 = time.perf_counter()
@@ -345,23 +421,54 @@ def time_case(case: Case, steps: int, repeats: int) -> dict[str, dict[str, float
 
         def run():
             s = holder["state"]
-            for _ in range(steps):
+            for _ in range(calls):
                 *s, loss = step(*s, jx, jy)
             jax.block_until_ready(loss)
             holder["state"] = tuple(s)
 
         runners[name] = run
 
-    if case.handwritten is not None:
-        init, apply = case.handwritten
-        params = init(jax.random.key(0))
-        add_jax("hand-written jax.jit", jax_step(apply, opt), (params, opt.init(params)))
-    nn.manual_seed(0)
-    step, state = jaxnn_step(case.jaxnn_model(), opt)
-    add_jax("jaxnn (partition + jax.jit)", step, state)
-    nn.manual_seed(0)
-    step, state = eqx_filter_step(case.jaxnn_model(), opt)
-    add_jax("jaxnn via eqx.filter_jit", step, state)
+    def add_forward(name: str, forward: Callable, state: tuple) -> None:
+        t0 = time.perf_counter()
+        jax.block_until_ready(forward(*state, jx))
+        compile_s[name] = time.perf_counter() - t0
+
+        def run():
+            for _ in range(calls):
+                out = forward(*state, jx)
+            jax.block_until_ready(out)
+
+        runners[name] = run
+
+    def add(name: str, step: Callable, state: tuple, jit: Callable = jax.jit) -> None:
+        add_jax(name, scanned(step) if case.mode == "scan" else jit(step), state)
+
+    if case.mode == "inference":
+        tmodel.eval()
+        if case.handwritten is not None:
+            init, apply = case.handwritten
+            add_forward("hand-written jax.jit", jax.jit(apply), (init(jax.random.key(0)),))
+        nn.manual_seed(0)
+        model = case.jaxnn_model().eval()
+        params, rest = eqx.partition(model, nn.trainable(model))
+        add_forward(
+            "jaxnn (partition + jax.jit)",
+            jax.jit(lambda p, x: eqx.combine(p, rest)(x)),
+            (params,),
+        )
+        add_forward("jaxnn via eqx.filter_jit", eqx.filter_jit(lambda m, x: m(x)), (model,))
+    else:
+        if case.handwritten is not None:
+            init, apply = case.handwritten
+            params = init(jax.random.key(0))
+            add("hand-written jax.jit", jax_step(apply, opt), (params, opt.init(params)))
+        nn.manual_seed(0)
+        step, state = jaxnn_step(case.jaxnn_model(), opt)
+        add("jaxnn (partition + jax.jit)", step, state)
+        if case.mode == "train":
+            nn.manual_seed(0)
+            step, state = eqx_filter_step(case.jaxnn_model(), opt)
+            add_jax("jaxnn via eqx.filter_jit", step, state)
 
     for run in runners.values():  # warm-up
         run()
@@ -370,32 +477,39 @@ def time_case(case: Case, steps: int, repeats: int) -> dict[str, dict[str, float
         for name, run in runners.items():
             t0 = time.perf_counter()
             run()
-            samples[name].append((time.perf_counter() - t0) / steps * 1e6)
+            samples[name].append((time.perf_counter() - t0) / (calls * per_call) * 1e6)
     return {
-        name: {"us": statistics.median(v), "compile_s": compile_s.get(name, 0.0)}
+        name: {
+            "us": statistics.median(v),
+            "spread": (max(v) - min(v)) / statistics.median(v),
+            "compile_s": compile_s.get(name, 0.0),
+        }
         for name, v in samples.items()
     }
 
 
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     impls = [
-        "torch eager",
         "hand-written jax.jit",
         "jaxnn (partition + jax.jit)",
         "jaxnn via eqx.filter_jit",
     ]
     lines = [
-        "| model | " + " | ".join(impls) + " | jaxnn / hand-written | compile (s): hand / jaxnn |",
-        "|---|" + "---|" * (len(impls) + 2),
+        "| model | torch eager | torch eager, 1 thread | "
+        + " | ".join(impls)
+        + " | jaxnn / hand-written | compile (s): hand / jaxnn | spread: torch / jaxnn |",
+        "|---|" + "---|" * (len(impls) + 5),
     ]
     for model, res in results.items():
-        t = res["torch eager"]["us"]
-        cells = []
+        torch_runs = [res[k] for k in ("torch eager", "torch eager, 1 thread") if k in res]
+        # Ratios are against the faster torch configuration: the stricter comparison.
+        best = min(torch_runs, key=lambda r: r["us"])
+        t = best["us"]
+        one = res.get("torch eager, 1 thread")
+        cells = [f"{res['torch eager']['us']:.0f}", f"{one['us']:.0f}" if one else "—"]
         for impl in impls:
             if impl not in res:
                 cells.append("—")
-            elif impl == "torch eager":
-                cells.append(f"{t:.0f}")
             else:
                 cells.append(f"{res[impl]['us']:.0f} ({t / res[impl]['us']:.2f}×)")
         hand = res.get("hand-written jax.jit")
@@ -406,7 +520,9 @@ def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
             if hand
             else f"— / {ours['compile_s']:.2f}"
         )
-        lines.append(f"| {model} | " + " | ".join(cells) + f" | {rel} | {comp} |")
+        # (max - min) / median of the interleaved samples: the noise of this row.
+        spread = f"{best['spread']:.0%} / {ours['spread']:.0%}"
+        lines.append(f"| {model} | " + " | ".join(cells) + f" | {rel} | {comp} | {spread} |")
     return "\n".join(lines)
 
 
@@ -417,10 +533,16 @@ def main(argv: list[str] | None = None) -> str:
     p.add_argument("--repeats", type=int, default=7, help="interleaved samples per implementation")
     p.add_argument("--only", default="", help="run only models whose name contains this")
     p.add_argument("--out", default="", help="write the markdown table to this file")
+    p.add_argument(
+        "--torch-spin", action="store_true", help="keep OpenMP's default (spinning) wait policy"
+    )
     args = p.parse_args(argv)
+    if not args.torch_spin:
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when torch loads OpenMP
     import torch
 
     steps, repeats = (2, 2) if args.quick else (args.steps, args.repeats)
+    load_before = os.getloadavg()
     results = {}
     for case in cases(args.quick):
         if args.only and args.only not in case.name:
@@ -429,9 +551,11 @@ def main(argv: list[str] | None = None) -> str:
         print(f"done: {case.name}", flush=True)
     header = (
         f"Median µs per training step (Adam, float32, batch {128 if not args.quick else 32} unless stated), "
-        f"ratio = torch eager time / time. Device: {jax.devices()[0].device_kind} ({jax.default_backend()}), "
+        f"ratio = time of the faster torch column / time (> 1: faster than torch). Device: {jax.devices()[0].device_kind} ({jax.default_backend()}), "
         f"{platform.processor() or platform.machine()}; jax {jax.__version__}, torch {torch.__version__}, "
-        f"torch threads {torch.get_num_threads()}.\n\n"
+        f"torch threads {torch.get_num_threads()}, OMP_WAIT_POLICY "
+        f"{os.environ.get('OMP_WAIT_POLICY', 'default')}, {os.cpu_count()} CPUs; load average "
+        f"(1 min) {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after.\n\n"
     )
     text = header + table(results)
     print(text)

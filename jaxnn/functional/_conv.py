@@ -2,8 +2,10 @@
 
 Layouts are torch's: input ``(N, C, *spatial)`` (or unbatched ``(C, *spatial)``), conv
 weight ``(out, in/groups, *kernel)``, transposed-conv weight ``(in, out/groups, *kernel)``.
-Every convolution is one ``lax.conv_general_dilated`` call with no ``precision`` argument,
-so it follows ``jax_default_matmul_precision`` like any other JAX matmul.
+Every convolution is one ``lax.conv_general_dilated`` (or, for im2col, one ``dot_general``)
+with no ``precision`` argument, so it follows ``jax_default_matmul_precision`` like any other
+JAX matmul. Which formulation computes it (torch's NCHW layout, XLA CPU's channels-last
+layout, or im2col) is chosen per backend and shape in ``_conv_cpu``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from . import _conv_cpu
 from ._utils import ntuple
 
 _Size = int | tuple[int, ...]
@@ -29,13 +32,6 @@ __all__ = [
     "unfold",
     "fold",
 ]
-
-_SPATIAL = {1: "H", 2: "HW", 3: "DHW"}
-
-
-def _dimension_numbers(n: int) -> tuple[str, str, str]:
-    s = _SPATIAL[n]
-    return ("NC" + s, "OI" + s, "NC" + s)
 
 
 def _shape(x: jax.Array | tuple[int, ...]) -> list[int]:
@@ -128,8 +124,9 @@ def _conv(n, name, input, weight, bias, stride, padding, dilation, groups):
             f"({_sizes(kernel)}). Kernel size can't be greater than actual input size; "
             f"use a larger input, more padding or a smaller kernel/dilation."
         )
+    how = _conv_cpu.choose(x.dtype, weight.shape[1], weight.shape[2:], groups, (1,) * n)
     return _conv_kernel(
-        input, weight, bias, stride, tuple(pads), (1,) * n, dilation, groups, False, unbatched
+        input, weight, bias, stride, tuple(pads), (1,) * n, dilation, groups, False, unbatched, how
     )
 
 
@@ -175,15 +172,17 @@ def _conv_transpose(
         (d * (kk - 1) - p, d * (kk - 1) - p + o)
         for d, kk, p, o in zip(dilation, k, pad, out_pad, strict=True)
     )
+    how = _conv_cpu.choose(x.dtype, weight.shape[0] // groups, k, groups, stride)
     return _conv_kernel(
-        input, weight, bias, (1,) * n, pads, stride, dilation, groups, True, unbatched
+        input, weight, bias, (1,) * n, pads, stride, dilation, groups, True, unbatched, how
     )
 
 
-# One jitted kernel per configuration: eager calls compile once instead of op by op.
-@partial(jax.jit, static_argnums=(3, 4, 5, 6, 7, 8, 9))
+# One jitted kernel per configuration (formulation included): eager calls compile once
+# instead of op by op.
+@partial(jax.jit, static_argnums=(3, 4, 5, 6, 7, 8, 9, 10))
 def _conv_kernel(
-    x, weight, bias, stride, pads, lhs_dilation, dilation, groups, transposed, unbatched
+    x, weight, bias, stride, pads, lhs_dilation, dilation, groups, transposed, unbatched, how
 ):
     n = weight.ndim - 2
     if unbatched:
@@ -197,16 +196,7 @@ def _conv_kernel(
         w = jnp.reshape(weight, (groups, cin_g, cout_g, *k))
         w = jnp.swapaxes(w, 1, 2).reshape((groups * cout_g, cin_g, *k))
         weight = jnp.flip(w, axis=tuple(range(2, n + 2)))
-    y = lax.conv_general_dilated(
-        x,
-        weight,
-        window_strides=stride,
-        padding=pads,
-        lhs_dilation=lhs_dilation,
-        rhs_dilation=dilation,
-        dimension_numbers=_dimension_numbers(n),
-        feature_group_count=groups,
-    )
+    y = _conv_cpu.convolve(how, x, weight, stride, pads, lhs_dilation, dilation, groups)
     if bias is not None:
         y = y + jnp.reshape(bias, (1, -1) + (1,) * n)
     return y[0] if unbatched else y

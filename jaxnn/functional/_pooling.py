@@ -4,8 +4,10 @@ Windows are ``lax.reduce_window`` windows over ``(N, C, *spatial)``. torch's
 ``ceil_mode`` adds windows that hang off the right edge (only while they start inside the
 input or the left padding); that is extra right padding here, the identity of the
 reduction, with the average's divisor computed statically with torch's exact rule.
-Adaptive pooling and max-unpooling live in ``_pooling_adaptive`` and are re-exported
-from here.
+On CPU, max and average pooling are computed by ``_pooling_cpu`` (elementwise over strided
+views; the max-pool gradient without ``select_and_scatter``) with the same numbers and
+torch's first-maximum gradient rule. Adaptive pooling and max-unpooling live in
+``_pooling_adaptive`` and are re-exported from here.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from . import _pooling_cpu
 from ._pooling_adaptive import (
     SENTINEL,
     accumulator,
@@ -161,24 +164,42 @@ def _max_values_jvp(window, primals, tangents):
     (x,), (t,) = primals, tangents
     idx = _argmax(x, window)
     n = len(window[0]) - 2
-    return take_plane(x, idx, n), take_plane(t, idx, n)
+    # A window of padding only (dilation can step over the input) has no argmax (SENTINEL):
+    # its value is -inf, as torch's, and no input element gets its gradient.
+    empty = idx == SENTINEL
+    y = jnp.where(empty, lowest(x.dtype), take_plane(x, idx, n))
+    return y, jnp.where(empty, 0, take_plane(t, idx, n))
 
 
 def _max_pool(n, name, input, kernel_size, stride, padding, dilation, ceil_mode, with_indices):
     x, unbatched = _pool_input(input, n, name)
+    if x.dtype == jnp.bool_:
+        raise TypeError(
+            f"{name}: input dtype {x.dtype} is not supported (torch: not implemented for "
+            f"'Bool'); pass a numeric array, e.g. input.astype(jnp.float32)."
+        )
     window, out, _ = _geometry(x, n, name, kernel_size, stride, padding, dilation, ceil_mode)
-    return _max_pool_kernel(input, window, out, bool(with_indices), unbatched)
+    how = _pooling_cpu.choose(x.dtype, window[0][2:])
+    return _max_pool_kernel(input, window, out, bool(with_indices), unbatched, how)
 
 
 # Kernels are jitted per configuration so that an eager call compiles once, not op by op.
-@partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def _max_pool_kernel(x, window, out, with_indices, unbatched):
+@partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
+def _max_pool_kernel(x, window, out, with_indices, unbatched, how):
     if unbatched:
         x = x[None]
     n = len(out)
+    if how == "views":
+        geom, size = _pooling_cpu.geometry(window, out), x.shape[2:]
+        y = _pooling_cpu.max_pool(x, geom, size)
+        if with_indices:
+            idx = _pooling_cpu.max_pool_indices(x, geom, size).astype(index_dtype())
+            return (y[0], idx[0]) if unbatched else (y, idx)
+        return y[0] if unbatched else y
     if with_indices:
         idx = _crop(_argmax(x, window), out)
-        y, idx = take_plane(x, idx, n), idx.astype(index_dtype())
+        y = jnp.where(idx == SENTINEL, lowest(x.dtype), take_plane(x, idx, n))
+        idx = idx.astype(index_dtype())
         return (y[0], idx[0]) if unbatched else (y, idx)
     y = _crop(_max_values(x, window), out)
     return y[0] if unbatched else y
@@ -188,6 +209,11 @@ def _avg_pool(
     n, name, input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override
 ):
     x, unbatched = _pool_input(input, n, name)
+    if not (jnp.issubdtype(x.dtype, jnp.floating) or x.dtype == jnp.int64):
+        raise TypeError(
+            f"{name}: input dtype {x.dtype} is not supported: average pooling takes floating "
+            f"point (or, as torch, int64) input; cast it, e.g. input.astype(jnp.float32)."
+        )
     window, out, geometry = _geometry(x, n, name, kernel_size, stride, padding, 1, ceil_mode)
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError(
@@ -207,17 +233,21 @@ def _avg_pool(
         divisor = tuple(divisor)
     else:
         divisor = divisor_override
-    return _avg_pool_kernel(input, window, out, divisor, unbatched)
+    how = _pooling_cpu.choose(x.dtype, window[0][2:])
+    return _avg_pool_kernel(input, window, out, divisor, unbatched, how)
 
 
-@partial(jax.jit, static_argnums=(1, 2, 3, 4))
-def _avg_pool_kernel(x, window, out, divisor, unbatched):
+@partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
+def _avg_pool_kernel(x, window, out, divisor, unbatched, how):
     if unbatched:
         x = x[None]
     dims, strides, pads, _ = window
     acc = accumulator(x.dtype)
-    total = lax.reduce_window(x.astype(acc), np.array(0, acc), lax.add, dims, strides, pads)
-    total = _crop(total, out)
+    if how == "views":
+        total = _pooling_cpu.avg_pool_sum(x.astype(acc), _pooling_cpu.geometry(window, out))
+    else:
+        total = lax.reduce_window(x.astype(acc), np.array(0, acc), lax.add, dims, strides, pads)
+        total = _crop(total, out)
     if isinstance(divisor, tuple):
         divisor = outer_product(divisor, acc)
     y = (total / jnp.asarray(divisor, acc)).astype(x.dtype)

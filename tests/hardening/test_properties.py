@@ -54,12 +54,17 @@ def _check(jfn, tfn, args, kwargs=None, grad=True):
     pos = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
     if grad is not True:
         pos = list(grad)
-    targs = [torch.from_numpy(a.copy()).requires_grad_(i in pos) if isinstance(a, np.ndarray) else a for i, a in enumerate(args)]
+    targs = [
+        torch.from_numpy(a.copy()).requires_grad_(i in pos) if isinstance(a, np.ndarray) else a
+        for i, a in enumerate(args)
+    ]
     with warnings.catch_warnings():  # torch's performance notes ('same' with even kernels)
         warnings.simplefilter("ignore")
         tout = tfn(*targs, **kwargs)
     cot = np.random.default_rng(0).standard_normal(tuple(tout.shape)).astype(np.float32)
-    tgrads = torch.autograd.grad((tout * torch.from_numpy(cot)).sum(), [targs[i] for i in pos], allow_unused=True)
+    tgrads = torch.autograd.grad(
+        (tout * torch.from_numpy(cot)).sum(), [targs[i] for i in pos], allow_unused=True
+    )
 
     def f(*dyn):
         full = [jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args]
@@ -72,7 +77,9 @@ def _check(jfn, tfn, args, kwargs=None, grad=True):
     jgrads = pullback(jnp.asarray(cot))
     for i, jg, tg in zip(pos, jgrads, tgrads, strict=True):
         tg = torch.zeros_like(targs[i]) if tg is None else tg
-        assert_close(jg, tg, what=f"grad of argument {i}", rtol=TOL["grad_rtol"], atol=TOL["grad_atol"])
+        assert_close(
+            jg, tg, what=f"grad of argument {i}", rtol=TOL["grad_rtol"], atol=TOL["grad_atol"]
+        )
 
 
 def _out_len(size, k, s, p, d):
@@ -118,11 +125,7 @@ def test_conv_transpose2d(data):
     k = (data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3)))
     s = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
     d = (data.draw(st.integers(1, 2)), data.draw(st.integers(1, 2)))
-    p = (data.draw(st.integers(0, 1)), data.draw(st.integers(0, 1)))
-    # Known finding (docs/AUDIT.md #1): padding beyond dilation*(kernel-1) (negative effective
-    # padding) can abort XLA inside _conv_transpose; pinned by a subprocess xfail in the audit.
-    # Until it is fixed the property search stays where the process survives.
-    p = tuple(min(p[i], d[i] * (k[i] - 1)) for i in range(2))
+    p = (data.draw(st.integers(0, 2)), data.draw(st.integers(0, 2)))
     # torch: output_padding must be smaller than either stride or dilation
     op = tuple(data.draw(st.integers(0, max(s[i], d[i]) - 1)) for i in range(2))
     size = []
@@ -155,10 +158,20 @@ def test_pool2d(data, kind):
     x = _randn(data, data.draw(st.integers(1, 2)), 2, *size)
     if kind == "max":
         kwargs = dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil_mode)
-        _check(JF.max_pool2d, TF.max_pool2d, [x], kwargs)
+        # A dilated window can hold padding only: torch's output is -inf there, but its index
+        # points outside the plane and the gradient lands in a neighbouring plane (ours: no
+        # gradient). Such examples compare the output alone.
+        out = JF.max_pool2d(jnp.asarray(x), **kwargs)
+        if np.isneginf(np.asarray(out)).any():
+            expected = TF.max_pool2d(torch.from_numpy(x), **kwargs)
+            assert_close(out, expected, what="output", rtol=TOL["rtol"], atol=TOL["atol"])
+        else:
+            _check(JF.max_pool2d, TF.max_pool2d, [x], kwargs)
     else:
         cip = data.draw(st.booleans(), label="count_include_pad")
-        kwargs = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil_mode, count_include_pad=cip)
+        kwargs = dict(
+            kernel_size=k, stride=s, padding=p, ceil_mode=ceil_mode, count_include_pad=cip
+        )
         _check(JF.avg_pool2d, TF.avg_pool2d, [x], kwargs)
 
 
@@ -175,9 +188,18 @@ def test_adaptive_pool2d(data, kind):
 
 # ----------------------------------------------------------------------------- interpolate / pad
 @_given
-@given(data=st.data(), mode=st.sampled_from(["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "area"]))
+@given(
+    data=st.data(),
+    mode=st.sampled_from(["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "area"]),
+)
 def test_interpolate(data, mode):
-    nd = 1 if mode == "linear" else 2 if mode in ("bilinear", "bicubic") else data.draw(st.sampled_from([1, 2]))
+    nd = (
+        1
+        if mode == "linear"
+        else 2
+        if mode in ("bilinear", "bicubic")
+        else data.draw(st.sampled_from([1, 2]))
+    )
     size_in = tuple(data.draw(st.integers(1, 5)) for _ in range(nd))
     x = _randn(data, 1, 2, *size_in)
     kwargs = dict(mode=mode)
