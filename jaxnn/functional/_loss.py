@@ -234,7 +234,8 @@ def cross_entropy(
         size_average, reduce: deprecated torch flags; they override ``reduction``.
         ignore_index: index target value to skip (not allowed with probabilities).
         reduction: ``'none'`` | ``'mean'`` | ``'sum'``.
-        label_smoothing: amount of smoothing, at most 1.0.
+        label_smoothing: amount of smoothing, at most 1.0 (negative values are accepted, as
+            in torch).
 
     Shape:
         - input: ``(C,)``, ``(N, C)`` or ``(N, C, d1, ..., dK)``
@@ -255,7 +256,9 @@ def cross_entropy(
     if input.ndim < 1:
         raise ValueError(f"Expected 1 or more dimensions (got {input.ndim}) for input of shape ().")
     check_input_dtype(input, "cross_entropy")
-    if not 0.0 <= label_smoothing <= 1.0:
+    # torch checks only the upper bound: negative smoothing (used in the noisy-label
+    # literature) is accepted and computed by the same formula.
+    if not label_smoothing <= 1.0:
         raise ValueError(
             f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}; pass e.g. "
             "label_smoothing=0.1."
