@@ -7,6 +7,7 @@ in its own file and lists its public names in ``__all__``.
 
 from ._activation import *
 from ._attention import *
+from ._attention_mha import *
 from ._conv import *
 from ._distance import *
 from ._dropout import *

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from .. import functional as F
 from .._container import ModuleList
 from .._module import Module
+from ..functional._attention_mha import _canonical_mask, _dtype_or_none
 from ._transformer_common import (
     _attention_block,
     _causal_flag,
@@ -28,7 +29,7 @@ from ._transformer_common import (
     _stack_keys,
 )
 from ._utils import check_positive_int, split_key
-from .attention import MultiheadAttention, _canonical_mask, _dtype_or_none
+from .attention import MultiheadAttention
 from .dropout import Dropout
 from .linear import Linear
 from .normalization import LayerNorm

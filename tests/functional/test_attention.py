@@ -174,3 +174,60 @@ ERRORS = [
 def test_errors(fn, exc, match):
     with pytest.raises(exc, match=match):
         fn()
+
+
+# F.multi_head_attention_forward: (L, N, E) sequence-first, packed or separate projections.
+L_, S_, N_, E_, H_ = 3, 4, 2, 6, 2
+MHA_CASES = [
+    ("packed", {}, False),
+    ("bias-kv-zero-attn-masks", dict(bias_kv=True, add_zero_attn=True, masks=True), False),
+    ("separate-weights-per-head", dict(separate=True, average_attn_weights=False), False),
+    ("no-weights-sdpa-path", dict(need_weights=False, masks=True), False),
+    ("unbatched", {}, True),
+]
+
+
+@pytest.mark.parametrize(
+    "opts, unbatched", [c[1:] for c in MHA_CASES], ids=[c[0] for c in MHA_CASES]
+)
+def test_multi_head_attention_forward(opts, unbatched):
+    shape = (lambda n: (n, E_)) if unbatched else (lambda n: (n, N_, E_))
+    q, k, v = randn(*shape(L_), seed=1), randn(*shape(S_), seed=2), randn(*shape(S_), seed=3)
+    sep = opts.get("separate", False)
+    weights = [
+        None if sep else randn(3 * E_, E_, seed=4) * 0.5,
+        randn(3 * E_, seed=5),
+        randn(1, 1, E_, seed=6) if opts.get("bias_kv") else None,
+        randn(1, 1, E_, seed=7) if opts.get("bias_kv") else None,
+        randn(E_, E_, seed=8) * 0.5,
+        randn(E_, seed=9),
+    ]
+    proj = [randn(E_, E_, seed=10 + i) * 0.5 for i in range(3)] if sep else [None] * 3
+    masks = []
+    if opts.get("masks"):
+        kpm = np.zeros((N_, S_), bool) if not unbatched else np.zeros((S_,), bool)
+        kpm[..., -1] = True
+        masks = [kpm, np.triu(np.ones((L_, S_), bool), 1)]
+    n_kw = dict(
+        need_weights=opts.get("need_weights", True),
+        use_separate_proj_weight=sep,
+        average_attn_weights=opts.get("average_attn_weights", True),
+    )
+
+    def call(fn):
+        def run(q, k, v, in_w, in_b, bk, bv, out_w, out_b, qw, kw_, vw, *m):
+            kpm, am = (m + (None, None))[:2]
+            out, weights = fn(
+                q, k, v, E_, H_, in_w, in_b, bk, bv, opts.get("add_zero_attn", False), 0.0,
+                out_w, out_b, training=False, key_padding_mask=kpm, attn_mask=am,
+                q_proj_weight=qw, k_proj_weight=kw_, v_proj_weight=vw, **n_kw,
+            )  # fmt: skip
+            return out if weights is None else (out, weights)
+
+        return run
+
+    args = [q, k, v, *weights, *proj, *masks]
+    diff = [i for i, a in enumerate(args) if a is not None and a.dtype == np.float32]
+    check_function(
+        call(F.multi_head_attention_forward), call(TF.multi_head_attention_forward), args, grad=diff
+    )
