@@ -1,23 +1,13 @@
-"""The maths of torch's recurrent layers (cells and the scanned loop) and the cell modules.
+"""The cell modules RNNCell, LSTMCell and GRUCell, and the helpers they share with the
+stacked layers in ``recurrent`` (initialisation, input and flag checks).
 
-torch implements these in C++ only (``_VF.rnn_tanh_cell``, ``_VF.lstm``, ...), so there is
-no ``torch.nn.functional`` name to mirror; the cell functions keep ``_VF``'s argument order
-``(input, hx, w_ih, w_hh, b_ih, b_hh)`` and torch's gate order (LSTM i, f, g, o; GRU r, z, n).
-
-Speed comes from two choices. The input projection ``W_ih x + b_ih`` does not depend on the
-recurrence, so it is computed for every time step in one matmul before the loop (hoisted);
-only ``W_hh h`` stays inside. And the loop over time is one ``jax.lax.scan``: the program
-has the same size for 10 steps as for 10,000, and compiles once per shape.
-
-The modules RNNCell, LSTMCell and GRUCell live here too, beside their maths; ``recurrent``
-holds the stacked layers and re-exports the cells.
+The maths, cells and scanned sequence alike, lives in ``jaxnn.functional._recurrent``;
+``recurrent`` re-exports the cells.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
@@ -25,225 +15,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import functional as F
 from .. import init
 from .._module import Module
 from .._random import as_key
+from ..functional._recurrent import gru_cell, lstm_cell, rnn_relu_cell, rnn_tanh_cell
 from ._utils import check_positive_int, factory_dtype, place
-
-__all__ = ["rnn_tanh_cell", "rnn_relu_cell", "lstm_cell", "gru_cell", "rnn_sequence"]
-
-Array = jax.Array
-
-# ----------------------------------------------------------------------------- one step
-# Each ``_*_step`` takes ``gi = W_ih x + b_ih`` already computed, so the same maths serves
-# the cells (one step) and the scanned sequence (projection hoisted out of the loop). The
-# recurrent weights may carry a leading direction axis D: a bidirectional layer runs both
-# directions in one scan as a batched matmul (one loop to compile and run, not two).
-
-
-def _hh(h: Array, w: Array, b: Array | None) -> Array:
-    """``h W^T + b`` for ``h (..., N, H)``, ``w (..., G, H)``, ``b (..., G)``."""
-    out = jnp.matmul(h, jnp.swapaxes(w, -1, -2))
-    return out if b is None else out + jnp.expand_dims(b, -2)
-
-
-def _rnn_step(gi: Array, h: Array, w_hh: Array, b_hh: Array | None, act: Callable) -> Array:
-    return act(gi + _hh(h, w_hh, b_hh))
-
-
-def _lstm_step(
-    gi: Array, hc: tuple[Array, Array], w_hh: Array, b_hh: Array | None, w_hr: Array | None
-) -> tuple[Array, Array]:
-    h, c = hc
-    gates = gi + _hh(h, w_hh, b_hh)
-    i, f, g, o = jnp.split(gates, 4, axis=-1)
-    c = F.sigmoid(f) * c + F.sigmoid(i) * F.tanh(g)
-    h = F.sigmoid(o) * F.tanh(c)
-    if w_hr is not None:  # LSTM with proj_size > 0: h_t = W_hr (o * tanh(c_t))
-        h = _hh(h, w_hr, None)
-    return h, c
-
-
-def _gru_step(gi: Array, h: Array, w_hh: Array, b_hh: Array | None) -> Array:
-    gh = _hh(h, w_hh, b_hh)
-    i_r, i_z, i_n = jnp.split(gi, 3, axis=-1)
-    h_r, h_z, h_n = jnp.split(gh, 3, axis=-1)
-    r = F.sigmoid(i_r + h_r)
-    z = F.sigmoid(i_z + h_z)
-    # torch's GRU (and cuDNN's): the reset gate multiplies W_hn h + b_hn, bias included.
-    n = F.tanh(i_n + r * h_n)
-    return (1 - z) * n + z * h
-
-
-# ----------------------------------------------------------------------------- cells
-
-
-@jax.jit
-def rnn_tanh_cell(
-    input: Array,
-    hx: Array,
-    w_ih: Array,
-    w_hh: Array,
-    b_ih: Array | None = None,
-    b_hh: Array | None = None,
-) -> Array:
-    r"""One Elman RNN step: :math:`h' = \tanh(W_{ih} x + b_{ih} + W_{hh} h + b_{hh})`.
-
-    Shape: input ``(N, H_in)``, hx ``(N, H)``, w_ih ``(H, H_in)``, w_hh ``(H, H)``; returns ``(N, H)``.
-    """
-    return _rnn_step(F.linear(input, w_ih, b_ih), hx, w_hh, b_hh, F.tanh)
-
-
-@jax.jit
-def rnn_relu_cell(
-    input: Array,
-    hx: Array,
-    w_ih: Array,
-    w_hh: Array,
-    b_ih: Array | None = None,
-    b_hh: Array | None = None,
-) -> Array:
-    r"""One Elman RNN step with ReLU: :math:`h' = \max(0, W_{ih} x + b_{ih} + W_{hh} h + b_{hh})`."""
-    return _rnn_step(F.linear(input, w_ih, b_ih), hx, w_hh, b_hh, F.relu)
-
-
-@jax.jit
-def lstm_cell(
-    input: Array,
-    hx: tuple[Array, Array],
-    w_ih: Array,
-    w_hh: Array,
-    b_ih: Array | None = None,
-    b_hh: Array | None = None,
-) -> tuple[Array, Array]:
-    r"""One LSTM step; gates in torch's order i, f, g, o (rows of ``w_ih``/``w_hh``).
-
-    :math:`c' = \sigma(f) c + \sigma(i) \tanh(g)`, :math:`h' = \sigma(o) \tanh(c')`.
-
-    Shape: input ``(N, H_in)``, hx ``((N, H), (N, H))``, w_ih ``(4H, H_in)``, w_hh ``(4H, H)``;
-    returns ``(h', c')``.
-    """
-    return _lstm_step(F.linear(input, w_ih, b_ih), hx, w_hh, b_hh, None)
-
-
-@jax.jit
-def gru_cell(
-    input: Array,
-    hx: Array,
-    w_ih: Array,
-    w_hh: Array,
-    b_ih: Array | None = None,
-    b_hh: Array | None = None,
-) -> Array:
-    r"""One GRU step; gates in torch's order r, z, n.
-
-    :math:`n = \tanh(W_{in} x + b_{in} + r \odot (W_{hn} h + b_{hn}))`,
-    :math:`h' = (1 - z) \odot n + z \odot h`.
-
-    Shape: input ``(N, H_in)``, hx ``(N, H)``, w_ih ``(3H, H_in)``, w_hh ``(3H, H)``; returns ``(N, H)``.
-    """
-    return _gru_step(F.linear(input, w_ih, b_ih), hx, w_hh, b_hh)
-
-
-# ----------------------------------------------------------------------------- sequences
-
-
-def _stack(ws: list[dict[str, Array | None]], name: str) -> Array | None:
-    return None if ws[0][name] is None else jnp.stack([w[name] for w in ws])
-
-
-def _scan_layer(
-    mode: str, x: Array, h0: Array, c0: Array | None, ws: list[dict[str, Array | None]]
-) -> tuple[Array, Array, Array | None]:
-    """One layer, all its directions in one scan, over a time-major ``(L, N, H_in)`` input.
-
-    ``h0``/``c0`` are ``(D, N, H)``; returns the output ``(L, N, D*H_out)`` and the final
-    states ``(D, N, H)``. The reverse direction scans the time-flipped projection.
-    """
-    d = len(ws)
-    b_ih = None if ws[0]["b_ih"] is None else jnp.concatenate([w["b_ih"] for w in ws])
-    # Hoisted: every time step and direction in one (L*N, H_in) x (H_in, D*G) matmul.
-    gi = F.linear(x, jnp.concatenate([w["w_ih"] for w in ws]), b_ih)
-    parts = jnp.split(gi, d, axis=-1)
-    gi = jnp.stack([parts[0], *(jnp.flip(p, 0) for p in parts[1:])], axis=1)  # (L, D, N, G)
-    w_hh, b_hh = _stack(ws, "w_hh"), _stack(ws, "b_hh")
-    if mode == "LSTM":
-        w_hr = _stack(ws, "w_hr")
-
-        def lstm_body(hc: tuple[Array, Array], g: Array) -> tuple[tuple[Array, Array], Array]:
-            hc = _lstm_step(g, hc, w_hh, b_hh, w_hr)
-            return hc, hc[0]
-
-        (h, c), ys = jax.lax.scan(lstm_body, (h0, c0), gi)
-    else:
-        if mode == "GRU":
-            step = functools.partial(_gru_step, w_hh=w_hh, b_hh=b_hh)
-        else:
-            act = F.tanh if mode == "RNN_TANH" else F.relu
-            step = functools.partial(_rnn_step, w_hh=w_hh, b_hh=b_hh, act=act)
-
-        def body(h: Array, g: Array) -> tuple[Array, Array]:
-            h = step(g, h)
-            return h, h
-
-        h, ys = jax.lax.scan(body, h0, gi)
-        c = None
-    outs = [ys[:, 0], *(jnp.flip(ys[:, k], 0) for k in range(1, d))]
-    return (outs[0] if d == 1 else jnp.concatenate(outs, axis=-1)), h, c
-
-
-@functools.partial(
-    jax.jit, static_argnames=("mode", "num_layers", "bidirectional", "dropout", "training")
-)
-def rnn_sequence(
-    mode: str,
-    input: Array,
-    hx: Array | tuple[Array, Array],
-    weights: tuple[dict[str, Array | None], ...],
-    *,
-    num_layers: int,
-    bidirectional: bool,
-    dropout: float = 0.0,
-    training: bool = False,
-    key: Any = None,
-) -> tuple[Array, Array | tuple[Array, Array]]:
-    """Run a stacked, optionally bidirectional RNN/LSTM/GRU over a time-major sequence.
-
-    Jitted, so an eager call compiles once per shape and configuration, like a fused kernel.
-
-    Args:
-        mode: ``"RNN_TANH"``, ``"RNN_RELU"``, ``"LSTM"`` or ``"GRU"``.
-        input: ``(L, N, H_in)``.
-        hx: ``h0`` of shape ``(D*num_layers, N, H_out)``, or ``(h0, c0)`` for LSTM with
-            ``c0`` of shape ``(D*num_layers, N, H_cell)``.
-        weights: one dict per (layer, direction), in torch's order (layer-major, forward
-            then reverse), with keys ``w_ih, w_hh, b_ih, b_hh, w_hr`` (None when absent).
-        num_layers, bidirectional: the stack's shape.
-        dropout, training, key: dropout on each layer's output except the last, as torch;
-            ``key`` is needed when ``training`` and ``0 < dropout < 1``.
-
-    Returns:
-        ``(output, h_n)`` or ``(output, (h_n, c_n))``; output ``(L, N, D*H_out)``.
-    """
-    lstm = mode == "LSTM"
-    h0, c0 = hx if lstm else (hx, None)
-    d = 2 if bidirectional else 1
-    use_dropout = training and dropout > 0 and num_layers > 1
-    keys = jax.random.split(key, num_layers - 1) if use_dropout and key is not None else None
-    out = input
-    h_n, c_n = [], []
-    for layer in range(num_layers):
-        rows = slice(layer * d, (layer + 1) * d)
-        out, h, c = _scan_layer(
-            mode, out, h0[rows], None if c0 is None else c0[rows], list(weights[rows])
-        )
-        h_n.append(h)
-        c_n.append(c)
-        if use_dropout and layer < num_layers - 1:
-            out = F.dropout(out, dropout, training=True, key=None if keys is None else keys[layer])
-    h_cat = jnp.concatenate(h_n)
-    return (out, (h_cat, jnp.concatenate(c_n))) if lstm else (out, h_cat)
 
 
 def _bucket(n: int) -> int:
@@ -255,8 +31,8 @@ def _bucket(n: int) -> int:
 
 
 def init_uniform(
-    key: Array | None, shapes: tuple, hidden_size: int, dtype: Any, device: Any
-) -> tuple[Array, ...]:
+    key: jax.Array | None, shapes: tuple, hidden_size: int, dtype: Any, device: Any
+) -> tuple[jax.Array, ...]:
     """torch's ``reset_parameters`` for recurrent layers: all U(-1/√hidden, 1/√hidden).
 
     One draw for all the parameters, cut on the host: drawing each parameter eagerly would

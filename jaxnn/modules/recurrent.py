@@ -5,9 +5,9 @@ The stacked layers keep torch's parameter names (``weight_ih_l0``, ``bias_hh_l1_
 ``state_dict`` loads as is. Their number depends on ``num_layers``, so they are stored in
 one tuple (a pytree child) beside a static tuple of names; ``lstm.weight_ih_l0`` reads one.
 
-The maths lives in ``_rnn_cells``: time steps run in one ``jax.lax.scan`` (no unrolling:
-a 10,000-step sequence compiles to the same program as a 10-step one) with the input
-projection of all steps hoisted into one matmul.
+The maths lives in ``jaxnn.functional._recurrent``: time steps run in one
+``jax.lax.scan`` (no unrolling: a 10,000-step sequence compiles to the same program as a
+10-step one) with the input projection of all steps hoisted into one matmul.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import jax.numpy as jnp
 
 from .._module import Module, _to_array, check_mutable
 from .._random import check_key, draw_forward_key
+from ..functional._recurrent import rnn_sequence
 from ._rnn_cells import (
     GRUCell,
     LSTMCell,
@@ -33,7 +34,6 @@ from ._rnn_cells import (
     _check_flag,
     as_array,
     init_uniform,
-    rnn_sequence,
 )
 from ._utils import factory_dtype
 

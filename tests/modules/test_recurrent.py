@@ -9,7 +9,7 @@ import torch
 import torch.nn as tnn
 
 import jaxnn as nn
-from jaxnn.modules import _rnn_cells
+from jaxnn.functional import _recurrent
 from tests.parity import check_function, check_module, randn
 
 # Small sizes keep each case's compiles short: input 3, hidden 4, seq 5, batch 2.
@@ -164,7 +164,7 @@ def test_cell_functions_match_torch_vf():
     for name, gates in [("rnn_tanh_cell", 1), ("rnn_relu_cell", 1), ("gru_cell", 3)]:
         w = [randn(gates * H, H_IN, seed=4), randn(gates * H, H, seed=5)]
         b = [randn(gates * H, seed=6), randn(gates * H, seed=7)]
-        jfn, tfn = getattr(_rnn_cells, name), getattr(torch._VF, name)
+        jfn, tfn = getattr(_recurrent, name), getattr(torch._VF, name)
         check_function(jfn, tfn, [x, h, *w, *b], jit=False, grad=False)
     w = [
         randn(4 * H, H_IN, seed=4),
@@ -173,7 +173,7 @@ def test_cell_functions_match_torch_vf():
         randn(4 * H, seed=7),
     ]
     check_function(
-        lambda x, h, c, *w: _rnn_cells.lstm_cell(x, (h, c), *w),
+        lambda x, h, c, *w: _recurrent.lstm_cell(x, (h, c), *w),
         lambda x, h, c, *w: torch._VF.lstm_cell(x, (h, c), *w),
         [x, h, c, *w],
         jit=False,
