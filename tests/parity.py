@@ -140,17 +140,14 @@ def check_function(
     dyn = [jargs[i] for i in grad_pos]
     jout = call(*dyn)
     assert_close(jout, tout, what="eager output", **tol)
-    if jit:
-        jitted = jax.jit(call)(*dyn)
-        assert_close(jitted, tout, what="jit output", **tol)
 
-    if not grad_pos:
-        return jout
     tleaves = _leaves(tout)
     diff_idx = [
         i for i, t in enumerate(tleaves) if isinstance(t, torch.Tensor) and t.is_floating_point()
     ]
-    if not diff_idx or not any(tleaves[i].requires_grad for i in diff_idx):
+    if not grad_pos or not diff_idx or not any(tleaves[i].requires_grad for i in diff_idx):
+        if jit:
+            assert_close(jax.jit(call)(*dyn), tout, what="jit output", **tol)
         return jout
     rng = np.random.default_rng(seed)
     cots = {
@@ -175,10 +172,13 @@ def check_function(
             for i in diff_idx
         )
 
-    jgrads = jax.grad(loss, argnums=tuple(range(len(grad_pos))))(*dyn)
+    grad_fn = jax.grad(loss, argnums=tuple(range(len(grad_pos))))
+    jgrads = grad_fn(*dyn)
     assert_close(list(jgrads), list(tgrads), what="eager grad", **gtol)
     if jit:
-        jgrads = jax.jit(jax.grad(loss, argnums=tuple(range(len(grad_pos)))))(*dyn)
+        # One compiled program for the output and the gradients (half the compiles).
+        jitted, jgrads = jax.jit(lambda *d: (call(*d), grad_fn(*d)))(*dyn)
+        assert_close(jitted, tout, what="jit output", **tol)
         assert_close(list(jgrads), list(tgrads), what="jit grad", **gtol)
     return jout
 
@@ -260,21 +260,19 @@ def check_module(
     xs = [jinputs[i] for i in float_pos]
     jout, new_model = run(params, *xs)
     assert_close(jout, tout, what="eager output", **tol)
-    if jit:
-        jout_jit, new_model_jit = jax.jit(run)(params, *xs)
-        assert_close(jout_jit, tout, what="jit output", **tol)
-    if check_buffers:
-        for name, tbuf in tmod.named_buffers():
-            jbuf = new_model.get_buffer(name)
-            assert_close(jbuf, tbuf, what=f"buffer {name}", **tol)
-            if jit:
-                assert_close(new_model_jit.get_buffer(name), tbuf, what=f"jit buffer {name}", **tol)
 
-    if not grad:
-        return jout
+    def check_outputs(label, out, new):
+        assert_close(out, tout, what=f"{label} output", **tol)
+        if check_buffers:
+            for name, tbuf in tmod.named_buffers():
+                assert_close(new.get_buffer(name), tbuf, what=f"{label} buffer {name}", **tol)
+
+    check_outputs("eager", jout, new_model)
     tleaves = _leaves(tout)
     diff_idx = [i for i, t in enumerate(tleaves) if isinstance(t, torch.Tensor) and t.requires_grad]
-    if not diff_idx:
+    if not grad or not diff_idx:
+        if jit:
+            check_outputs("jit", *jax.jit(run)(params, *xs))
         return jout
     rng = np.random.default_rng(seed)
     cots = {
@@ -292,14 +290,14 @@ def check_module(
         leaves = _leaves(out)
         return sum(jnp.sum(leaves[i] * jnp.asarray(cots[i])) for i in diff_idx)
 
-    argnums = tuple(range(1 + len(xs)))
-    for label, fn in [
-        ("eager", jax.grad(loss, argnums)),
-        ("jit", jax.jit(jax.grad(loss, argnums))),
-    ]:
-        if label == "jit" and not jit:
-            continue
-        g = fn(params, *xs)
+    grad_fn = jax.grad(loss, tuple(range(1 + len(xs))))
+    # Under jit: one compiled program for the output, the buffers and the gradients.
+    results = [("eager", grad_fn(params, *xs))]
+    if jit:
+        (out_jit, new_jit), g_jit = jax.jit(lambda p, *x: (run(p, *x), grad_fn(p, *x)))(params, *xs)
+        check_outputs("jit", out_jit, new_jit)
+        results.append(("jit", g_jit))
+    for label, g in results:
         gparams, gxs = g[0], g[1:]
         for i, gx in enumerate(gxs):
             assert_close(gx, tgrads[i], what=f"{label} grad of input {float_pos[i]}", **gtol)

@@ -194,7 +194,7 @@ def main(out=sys.stdout) -> None:
     w("scale_factor), pad (constant incl. negative, reflect, replicate, circular), cross_entropy\n")
     w("(weights, ignore_index, label_smoothing, probability targets, spatial), layer_norm,\n")
     w("group_norm and the softmax family over every dim; output and input gradients vs torch at\n")
-    w("1e-4. Profiles (root `conftest.py`): `ci` (default, 15 derandomized examples) and `long`\n")
+    w("1e-4. Profiles (root `conftest.py`): `ci` (default, 10 derandomized examples) and `long`\n")
     w("(`pytest --hypothesis-profile=long`, 500 examples).\n")
 
 
