@@ -49,23 +49,38 @@ FORMULATIONS = ("lax", "channels_last", "im2col")
 # Largest reduction size C/groups * prod(kernel) that im2col handles on CPU.
 IM2COL_MAX_REDUCTION = 32
 
-_forced: list[str] = []
-
-
-@contextlib.contextmanager
-def force_formulation(name: str) -> Iterator[None]:
-    """Compute every convolution traced inside this block with formulation ``name``.
+class FormulationSwitch:
+    """A stack of forced formulations for one family of functions (conv, pooling).
 
     Private: for the parity tests that pin each formulation and for benchmarks. Kernels
     are cached per formulation, so switching never reuses another formulation's trace.
     """
-    if name not in FORMULATIONS:
-        raise ValueError(f"formulation={name!r} is not valid; choose one of {FORMULATIONS}.")
-    _forced.append(name)
-    try:
-        yield
-    finally:
-        _forced.pop()
+
+    def __init__(self, family: str, formulations: tuple[str, ...]) -> None:
+        self.family, self.formulations = family, formulations
+        self._stack: list[str] = []
+
+    @contextlib.contextmanager
+    def force(self, name: str) -> Iterator[None]:
+        """Compute every call of this family traced inside the block with ``name``."""
+        if name not in self.formulations:
+            raise ValueError(
+                f"formulation={name!r} is not valid for {self.family}; choose one of "
+                f"{self.formulations}."
+            )
+        self._stack.append(name)
+        try:
+            yield
+        finally:
+            self._stack.pop()
+
+    def forced(self) -> str | None:
+        """The innermost forced formulation, or None."""
+        return self._stack[-1] if self._stack else None
+
+
+_switch = FormulationSwitch("convolution", FORMULATIONS)
+force_formulation = _switch.force
 
 
 def fast_paths_enabled() -> bool:
@@ -75,8 +90,8 @@ def fast_paths_enabled() -> bool:
 
 def choose(dtype, in_per_group: int, kernel: tuple[int, ...], groups: int, lhs_dilation) -> str:
     """The formulation for a convolution with these static properties (trace time)."""
-    if _forced:
-        return _forced[-1]
+    if _switch.forced():
+        return _switch.forced()
     if (
         jax.default_backend() != "cpu"
         or not fast_paths_enabled()

@@ -28,10 +28,8 @@ the parity tests use to pin either one.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
-from collections.abc import Iterator
 from functools import partial
 
 import jax
@@ -39,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._conv_cpu import fast_paths_enabled
+from ._conv_cpu import FormulationSwitch, fast_paths_enabled
 from ._pooling_adaptive import take_plane
 
 FORMULATIONS = ("lax", "views")
@@ -48,27 +46,16 @@ FORMULATIONS = ("lax", "views")
 # global max over 100x100, keep the lax formulation.
 MAX_WINDOW = 4096
 
-_forced: list[str] = []
-
-
-@contextlib.contextmanager
-def force_formulation(name: str) -> Iterator[None]:
-    """Compute every pooling traced inside this block with formulation ``name`` (private)."""
-    if name not in FORMULATIONS:
-        raise ValueError(f"formulation={name!r} is not valid; choose one of {FORMULATIONS}.")
-    _forced.append(name)
-    try:
-        yield
-    finally:
-        _forced.pop()
+_switch = FormulationSwitch("pooling", FORMULATIONS)
+force_formulation = _switch.force
 
 
 def choose(dtype, kernel: tuple[int, ...]) -> str:
     """The formulation for a pooling window of this size (trace time)."""
     if math.prod(kernel) > MAX_WINDOW or not jnp.issubdtype(dtype, jnp.floating):
         return "lax"
-    if _forced:
-        return _forced[-1]
+    if _switch.forced():
+        return _switch.forced()
     if jax.default_backend() != "cpu" or not fast_paths_enabled():
         return "lax"
     return "views"
