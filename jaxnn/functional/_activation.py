@@ -165,6 +165,8 @@ def prelu(input: jax.Array, weight: jax.Array) -> jax.Array:
     >>> F.prelu(jnp.array([[-1.0, 2.0], [-4.0, -2.0]]), jnp.array([0.5, 0.25])).tolist()
     [[-0.5, 2.0], [-2.0, -0.5]]
     """
+    check_input_dtype(input, "prelu")
+    check_input_dtype(weight, "prelu", "weight")
     if weight.ndim > 1:
         raise ValueError(
             f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.ndim} "

@@ -187,6 +187,7 @@ def nll_loss(
     """
     reduction = resolve_reduction(size_average, reduce, reduction)
     input, target = as_array(input), as_array(target)
+    check_input_dtype(input, "nll_loss")
     weight = None if weight is None else as_array(weight)
     batched_input, batched_target = _check_class_targets(target, input, weight)
     _check_bounds(target, batched_input.shape[1], ignore_index)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ._audit import check_case, err, params, rnd, same
+from ._audit import check_case, err, ints, params, rnd, same
 
 SPECIAL = np.array([[np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 30.0, -30.0, 1e-30]], np.float32)
 INTS = np.array([[-2, 0, 3]], np.int64)
@@ -107,6 +107,8 @@ CASES = [
     same("prelu-one-weight-any-rank", lambda L: L.F.prelu(L.A(rnd(2, 3, 4)), L.A(np.array([0.25], np.float32))), area="activations", kind="channel count"),
     same("prelu-per-channel", lambda L: L.F.prelu(L.A(rnd(2, 3, 4)), L.A(np.array([0.1, 0.2, 0.3], np.float32))), area="activations", kind="channel count"),
     same("prelu-0d-weight", lambda L: L.F.prelu(L.A(rnd(2, 3)), L.A(np.float32(0.2))), area="activations", kind="0-d input"),
+    err("prelu-int-input", lambda L: L.F.prelu(L.A(ints(2, 3, high=3)), L.A(np.ones(1, np.int64))), (TypeError, RuntimeError), r"prelu.*input of dtype int|Long", area="activations", kind="int input"),
+    err("prelu-int-weight", lambda L: L.F.prelu(L.A(rnd(2, 3)), L.A(np.ones(1, np.int64))), (TypeError, RuntimeError), r"prelu.*weight of dtype int|Type promoting", area="activations", kind="int input"),
     err("prelu-wrong-channel-count", lambda L: L.F.prelu(L.A(rnd(2, 3, 4)), L.A(np.ones(4, np.float32))), ValueError,
         r"channel size = 3.*4|4.*channel size = 3", area="activations", kind="channel count"),
     err("prelu-1d-input-many-weights", lambda L: L.F.prelu(L.A(rnd(3)), L.A(np.ones(3, np.float32))), ValueError,

@@ -100,6 +100,7 @@ LOSS = [
     err("cross_entropy-spatial-target-shape", lambda L: ce(L, x=rnd(2, 3, 2, 2), t=ints(2, 2, 3, high=3)), (ValueError, RuntimeError), r"(?i)target size|shape", area=A, kind="wrong shape"),
     err("cross_entropy-probs-ignore-index", lambda L: ce(L, t=PROBS, ignore_index=1), (ValueError, RuntimeError), r"ignore_index", area=A, kind="invalid combination"),
     err("cross_entropy-bool-target", lambda L: ce(L, t=np.array([True, False, True, False])), (TypeError, RuntimeError, ValueError), r"(?i)target.*(bool|integer|dtype)|bool", area=A, kind="bool target"),
+    err("nll_loss-int-input", lambda L: nll(L, x=ints(4, 3, high=3)), (TypeError, RuntimeError), r"nll_loss.*input of dtype int|Long", area=A, kind="int input"),
     err("cross_entropy-int-input", lambda L: ce(L, x=ints(4, 3, high=3)), (TypeError, RuntimeError), r"(?i)input.*(dtype|float)|float|Long", area=A, kind="int input"),
     same("nll_loss-weight", lambda L: nll(L, w=np.array([1.0, 2.0, 0.5], np.float32)), area=A, kind="valid edge"),
     err("nll_loss-target-out-of-range", lambda L: nll(L, t=np.array([0, 1, 5, 2])), IndexError, r"Target 5 is out of bounds", area=A, kind="target out of range"),
