@@ -13,6 +13,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from ._utils import expand_last
+
 __all__ = ["linear", "bilinear"]
 
 
@@ -163,5 +165,5 @@ def bilinear(
     _check_same_dtype("bilinear", input1, input2, weight, bias)
     out = jnp.einsum("...i,oij,...j->...o", input1, weight, input2)
     if bias is not None:
-        out = out + jnp.reshape(bias, (1,) * (out.ndim - 1) + (-1,))
+        out = out + expand_last(bias, out.ndim)
     return out
