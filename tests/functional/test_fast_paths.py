@@ -143,8 +143,8 @@ def test_parity_tables(table, form):
     with TABLES[table][1].force_formulation(form):
         got = jax.jit(functools.partial(_run_all, cases))(cots, args)
     for (cid, *_), (tout, _, tgrads), (leaves, grads) in zip(cases, refs, got, strict=True):
-        assert_close(leaves, tout, what=f"{cid} output", rtol=1e-4, atol=1e-5)
-        assert_close(grads, tgrads, what=f"{cid} grad", rtol=1e-4, atol=1e-4)
+        assert_close(leaves, tout, what=f"{cid} output", rtol=1e-5, atol=1e-5)
+        assert_close(grads, tgrads, what=f"{cid} grad", rtol=1e-5, atol=1e-5)
 
 
 # Eagerly (no outer jit: the per-configuration kernels of _conv / _pooling), a conv, a
@@ -198,7 +198,7 @@ def test_conv_forward_mode_and_vmap(form):
     with _conv_cpu.force_formulation(form):
         got = results()
     for a, b in zip(got, expected, strict=True):
-        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("form", CONV_FORMS)
@@ -291,7 +291,7 @@ def test_cnn_gradients_inside_scan(conv_form, pool_form):
         tloss.backward()
         expected_total += tloss.item()
         for g, t in zip(grads, tparams, strict=True):
-            np.testing.assert_allclose(np.asarray(g[i]), t.grad.numpy(), rtol=1e-4, atol=1e-4)
+            np.testing.assert_allclose(np.asarray(g[i]), t.grad.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(float(total), expected_total, rtol=1e-5)
 
 
