@@ -107,19 +107,6 @@ _SPECIAL: dict[str, Callable[[Any], dict[str, Any]]] = {
 }
 
 
-def _init_parameters(cls: type) -> Any:
-    """The named constructor parameters, looking through ``__init__(self, *args, **kwargs)``
-    forwarders (torch's and jaxnn's LSTM/GRU/RNN pass everything on to RNNBase)."""
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        params = inspect.signature(init).parameters
-        if any(p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n != "self" for n, p in params.items()):
-            return params
-    return {}
-
-
 def _constructor_args(
     source: Any, target_cls: type, convert_child: Callable[[Any], Any]
 ) -> dict[str, Any]:
@@ -129,9 +116,9 @@ def _constructor_args(
         keys = ["input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional"]
         keys += {"RNN": ["nonlinearity"], "LSTM": ["proj_size"], "GRU": []}[name]
         return {k: getattr(source, k) for k in keys}
-    special = _SPECIAL.get(type(source).__name__)
+    special = _SPECIAL.get(name)
     args = special(source) if special else {}
-    params = _init_parameters(target_cls)
+    params = inspect.signature(target_cls.__init__).parameters
     out: dict[str, Any] = {}
     for name, p in params.items():
         if name in _SKIP or name.startswith("_") or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
