@@ -20,8 +20,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._normalization_layer import _opmath, layer_norm, local_response_norm, normalize, rms_norm
-from ._utils import check_input_dtype, expand_channel
+from ._normalization_layer import layer_norm, local_response_norm, normalize, rms_norm
+from ._utils import check_input_dtype, expand_channel, opmath
 
 __all__ = [
     "batch_norm",
@@ -52,9 +52,9 @@ def _check_vector(v: jax.Array | None, name: str, n: int) -> None:
 def _affine(out: jax.Array, weight: jax.Array | None, bias: jax.Array | None) -> jax.Array:
     """Per-channel ``out * weight + bias`` on an ``(N, C, *)`` array."""
     if weight is not None:
-        out = out * expand_channel(_opmath(jnp.ravel(weight)), out.ndim)
+        out = out * expand_channel(opmath(jnp.ravel(weight)), out.ndim)
     if bias is not None:
-        out = out + expand_channel(_opmath(jnp.ravel(bias)), out.ndim)
+        out = out + expand_channel(opmath(jnp.ravel(bias)), out.ndim)
     return out
 
 
@@ -81,7 +81,7 @@ def _running_update(
     """
     if old is None:
         return None
-    new = (1 - momentum) * _opmath(old) + momentum * batch_stat
+    new = (1 - momentum) * opmath(old) + momentum * batch_stat
     return lax.stop_gradient(new.astype(old.dtype))
 
 
@@ -169,7 +169,7 @@ def batch_norm_with_stats(
 
 @partial(jax.jit, static_argnames="training")
 def _batch_norm_core(input, running_mean, running_var, weight, bias, training, momentum, eps):
-    x = _opmath(input)
+    x = opmath(input)
     if training:
         n = input.shape[0] * math.prod(input.shape[2:])
         if n == 0:
@@ -180,7 +180,7 @@ def _batch_norm_core(input, running_mean, running_var, weight, bias, training, m
         new_mean = _running_update(running_mean, mean, momentum)
         new_var = _running_update(running_var, var * (n / (n - 1)), momentum)
     else:
-        mean, var = _opmath(running_mean), _opmath(running_var)
+        mean, var = opmath(running_mean), opmath(running_var)
         new_mean, new_var = running_mean, running_var
     out = (x - expand_channel(mean, x.ndim)) * expand_channel(lax.rsqrt(var + eps), x.ndim)
     return _affine(out, weight, bias).astype(input.dtype), new_mean, new_var
@@ -301,7 +301,7 @@ def instance_norm_with_stats(
 def _instance_norm_core(
     input, running_mean, running_var, weight, bias, use_input_stats, momentum, eps
 ):
-    x = _opmath(input)
+    x = opmath(input)
     if use_input_stats:
         axes = tuple(range(2, x.ndim))
         mean = jnp.mean(x, axis=axes, keepdims=True)
@@ -312,8 +312,8 @@ def _instance_norm_core(
         unbiased = jnp.mean(var, axis=(0, *axes)) * (m / (m - 1))
         new_var = _running_update(running_var, unbiased, momentum)
     else:
-        mean = expand_channel(_opmath(running_mean), x.ndim)
-        inv = expand_channel(lax.rsqrt(_opmath(running_var) + eps), x.ndim)
+        mean = expand_channel(opmath(running_mean), x.ndim)
+        inv = expand_channel(lax.rsqrt(opmath(running_var) + eps), x.ndim)
         out = (x - mean) * inv
         new_mean, new_var = running_mean, running_var
     return _affine(out, weight, bias).astype(input.dtype), new_mean, new_var
@@ -419,7 +419,7 @@ def group_norm(
 @partial(jax.jit, static_argnames="num_groups")
 def _group_norm_core(input, num_groups, weight, bias, eps):
     n = input.shape[0]
-    x = _opmath(input)
+    x = opmath(input)
     g = jnp.reshape(x, (n, num_groups, x.size // max(n * num_groups, 1)))
     mean = jnp.mean(g, axis=2, keepdims=True)
     var = jnp.mean(jnp.square(g - mean), axis=2, keepdims=True)

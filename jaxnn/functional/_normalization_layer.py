@@ -14,20 +14,13 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from ._utils import check_input_dtype, normalize_dim
+from ._utils import check_input_dtype, normalize_dim, opmath
 
 __all__ = ["layer_norm", "rms_norm", "local_response_norm", "normalize"]
 
 # Each function validates its arguments in Python, then runs one jitted core (as jax.nn's
 # functions are jitted): called eagerly it dispatches one compiled program instead of a
 # dozen small ones, and under an outer jit the core is simply inlined.
-
-
-def _opmath(x: jax.Array) -> jax.Array:
-    """torch's CPU kernels accumulate half-precision inputs in float32."""
-    if x.dtype in (jnp.bfloat16, jnp.float16):
-        return x.astype(jnp.float32)
-    return x
 
 
 def _normalized_axes(
@@ -58,7 +51,7 @@ def _check_param_shape(p: jax.Array | None, name: str, shape: tuple[int, ...]) -
 
 
 def _trailing(p: jax.Array, ndim: int) -> jax.Array:
-    return jnp.reshape(_opmath(p), (1,) * (ndim - p.ndim) + tuple(p.shape))
+    return jnp.reshape(opmath(p), (1,) * (ndim - p.ndim) + tuple(p.shape))
 
 
 def layer_norm(
@@ -98,7 +91,7 @@ def layer_norm(
 
 @partial(jax.jit, static_argnames="axes")
 def _layer_norm_core(input, weight, bias, eps, axes):
-    x = _opmath(input)
+    x = opmath(input)
     mean = jnp.mean(x, axis=axes, keepdims=True)
     var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
     out = (x - mean) * lax.rsqrt(var + eps)
@@ -140,13 +133,13 @@ def rms_norm(
     shape, axes = _normalized_axes(input, normalized_shape, "rms_norm")
     _check_param_shape(weight, "weight", shape)
     if eps is None:
-        eps = float(jnp.finfo(_opmath(input).dtype).eps)
+        eps = float(jnp.finfo(opmath(input).dtype).eps)
     return _rms_norm_core(input, weight, eps, axes)
 
 
 @partial(jax.jit, static_argnames="axes")
 def _rms_norm_core(input, weight, eps, axes):
-    x = _opmath(input)
+    x = opmath(input)
     out = (x * lax.rsqrt(jnp.mean(jnp.square(x), axis=axes, keepdims=True) + eps)).astype(
         input.dtype
     )
@@ -197,7 +190,7 @@ def local_response_norm(
 
 @partial(jax.jit, static_argnames="size")
 def _lrn_core(input, size, alpha, beta, k):
-    x = _opmath(input)
+    x = opmath(input)
     window = (1, size) + (1,) * (x.ndim - 2)
     padding = ((0, 0), (size // 2, (size - 1) // 2)) + ((0, 0),) * (x.ndim - 2)
     div = lax.reduce_window(jnp.square(x), 0.0, lax.add, window, (1,) * x.ndim, padding)
@@ -272,7 +265,7 @@ def normalize(
 
 @partial(jax.jit, static_argnames=("p", "axes"))
 def _normalize_core(input, p, axes, eps):
-    x = _opmath(input)
+    x = opmath(input)
     norm = _safe_pnorm(x, p, axes)
     # torch's clamp_min passes the gradient where norm >= eps (ties included); comparing
     # with `<` lets a NaN norm through, as torch's clamp does.

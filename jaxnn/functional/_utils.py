@@ -72,6 +72,13 @@ def expand_channel(v: jax.Array, ndim: int) -> jax.Array:
     return jnp.reshape(v, (1, -1) + (1,) * (ndim - 2))
 
 
+def opmath(x: jax.Array) -> jax.Array:
+    """torch's CPU kernels compute (and accumulate) half-precision inputs in float32."""
+    if x.dtype in (jnp.bfloat16, jnp.float16):
+        return x.astype(jnp.float32)
+    return x
+
+
 def normalize_dim(dim: int, ndim: int, name: str = "dim") -> int:
     """Wrap a negative dimension like torch and raise torch's IndexError when out of range."""
     lo, hi = -max(ndim, 1), max(ndim, 1) - 1

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._vision_interp import _opmath
+from ._utils import opmath
 
 __all__ = ["grid_sample", "affine_grid"]
 
@@ -183,7 +183,7 @@ def grid_sample(
 @partial(jax.jit, static_argnames=("mode", "padding_mode", "align"))
 def _grid_sample_core(input, grid, mode, padding_mode, align):
     d = input.ndim - 2
-    x, g = _opmath(input), _opmath(grid)
+    x, g = opmath(input), opmath(grid)
     sizes = tuple(input.shape[2:])
     # grid's last axis is (x, y[, z]): x indexes the last spatial axis.
     coords = [_unnormalize(g[..., d - 1 - k], sizes[k], align) for k in range(d)]
@@ -291,7 +291,7 @@ def affine_grid(
 def _affine_grid_core(theta, size, align):
     spatial = size[2:]
     d = len(spatial)
-    t = _opmath(theta)
+    t = opmath(theta)
     np_dtype = np.float64 if t.dtype == jnp.float64 else np.float32
     # base[j] varies along spatial axis d-1-j (x along the last axis), shaped (1, *spatial).
     base = []

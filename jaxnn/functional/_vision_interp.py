@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._utils import opmath
+
 __all__ = ["interpolate", "upsample", "upsample_nearest", "upsample_bilinear"]
 
 _MODES = (
@@ -35,13 +37,6 @@ _MODE_NDIM = {"linear": 3, "bilinear": 4, "trilinear": 5, "bicubic": 4, "lanczos
 _AXIS_NAMES = {1: ("W",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
 Taps = tuple[np.ndarray, np.ndarray | None]  # (out, K) indices, (out, K) weights or None
-
-
-def _opmath(x: jax.Array) -> jax.Array:
-    """torch's CPU kernels compute half-precision inputs in float32."""
-    if x.dtype in (jnp.bfloat16, jnp.float16):
-        return x.astype(jnp.float32)
-    return x
 
 
 def _scale(
@@ -318,7 +313,7 @@ def interpolate(
 @partial(jax.jit, static_argnames="upcast")
 def _resample_core(input, taps, upcast):
     """Resample the spatial axes last to first (the order torch's kernels combine them)."""
-    x = _opmath(input) if upcast else input
+    x = opmath(input) if upcast else input
     for j, t in enumerate(taps):
         x = _resample(x, input.ndim - 1 - j, t)
     return x.astype(input.dtype)
