@@ -65,20 +65,15 @@ def _causal_flag(is_causal: bool | None) -> bool:
 
 def _keys(layer: Module, key: jax.Array | None, n: int, needs: bool) -> list[jax.Array | None]:
     """``n`` keys for a layer's random children, or Nones when no key is needed or given."""
-    if key is None:
-        key = draw_forward_key()
-    else:
-        key = check_key(key)
-    if key is None:
-        if needs:
-            name = type(layer).__name__
-            raise ValueError(
-                f"{name} in training mode with dropout needs a PRNG key: call "
-                f"`model(x, key=jax.random.key(0))` (split a fresh key every step), or "
-                f"`model.eval()` for inference."
-            )
-        return [None] * n
-    return list(jax.random.split(key, n))
+    keys = _stack_keys(key, n)
+    if keys[0] is None and needs:
+        name = type(layer).__name__
+        raise ValueError(
+            f"{name} in training mode with dropout needs a PRNG key: call "
+            f"`model(x, key=jax.random.key(0))` (split a fresh key every step), or "
+            f"`model.eval()` for inference."
+        )
+    return keys
 
 
 def _random_in_training(*modules: Module) -> bool:

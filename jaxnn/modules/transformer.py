@@ -28,7 +28,7 @@ import jax.numpy as jnp
 from .. import functional as F
 from .. import init
 from .._module import Module
-from .._random import check_key, draw_forward_key
+from ._transformer_common import _stack_keys
 from ._utils import factory_dtype, place, split_key
 from .normalization import LayerNorm
 from .transformer_decoder import TransformerDecoder, TransformerDecoderLayer
@@ -194,9 +194,7 @@ class Transformer(Module):
                 f"the feature number of src and tgt must be equal to d_model ({self.d_model}), got "
                 f"src {src.shape} and tgt {tgt.shape}."
             )
-        if key is None:
-            key = draw_forward_key()
-        ke, kd = (None, None) if key is None else jax.random.split(check_key(key))
+        ke, kd = _stack_keys(key, 2)
         memory = self.encoder(
             src,
             mask=src_mask,
