@@ -120,14 +120,14 @@ NAMES = [f.__name__ for f in ALL]
 SHAPES = {"dropout1d": (2, 3, 4), "dropout3d": (2, 3, 2, 2, 2)}
 
 
-@pytest.mark.parametrize("jfn,tfn", zip(ALL, ALL_T, strict=True), ids=NAMES)
+@pytest.mark.parametrize("jfn,tfn", list(zip(ALL, ALL_T, strict=True)), ids=NAMES)
 def test_eval_and_p0_are_identity_without_key(jfn, tfn):
     x = randn(*SHAPES.get(jfn.__name__, (2, 3, 4, 4)), seed=3)
     check_function(jfn, tfn, [x], dict(p=0.5, training=False), jit=False)
     check_function(jfn, tfn, [x], dict(p=0.0, training=True), jit=False)
 
 
-@pytest.mark.parametrize("jfn,tfn", zip(ALL, ALL_T, strict=True), ids=NAMES)
+@pytest.mark.parametrize("jfn,tfn", list(zip(ALL, ALL_T, strict=True)), ids=NAMES)
 def test_p1_gives_zeros_without_key(jfn, tfn):
     x = randn(*SHAPES.get(jfn.__name__, (2, 3, 4, 4)), seed=3)
     check_function(jfn, tfn, [x], dict(p=1.0, training=True), jit=False)
