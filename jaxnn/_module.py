@@ -10,6 +10,7 @@ This file is the one place where in-place edits are implemented and guarded.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import typing
 from collections import OrderedDict
@@ -92,11 +93,22 @@ def check_mutable(module: Module, verb: str, *values: Any) -> None:
         )
 
 
+def _is_torch(value: Any, kind: str = "Tensor") -> bool:
+    """Whether ``value`` is a torch ``Tensor``/``device``/``dtype``, by duck typing: jaxnn
+    never imports torch (DESIGN rule 11)."""
+    t = type(value)
+    if not t.__module__.startswith("torch"):
+        return False
+    if kind == "Tensor":
+        return hasattr(value, "detach")
+    return t.__name__ == kind
+
+
 def _to_array(value: Any, name: str) -> Any:
     """numpy / jax / torch tensor -> jax array (torch only by duck typing: never imported)."""
     if isinstance(value, jax.Array):
         return value
-    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
+    if _is_torch(value):
         value = value.detach().cpu()
         if str(value.dtype) == "torch.bfloat16":
             return jnp.asarray(value.float().numpy()).astype(jnp.bfloat16)
@@ -216,15 +228,11 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         """Run ``forward``; ``key`` goes to ``forward`` if it takes one, else to a key scope."""
         forward = self.forward
         if key is None:
-            out = forward(*args, **kwargs)
-        elif _accepts_key(type(self)):
-            out = forward(*args, key=key, **kwargs)
-        else:
-            with _random.forward_key(key):
-                out = forward(*args, **kwargs)
-        for record in _recorders:
-            record(self, out)
-        return out
+            return observed_call(self, forward, args, kwargs)
+        if _accepts_key(type(self)):
+            return observed_call(self, functools.partial(forward, key=key), args, kwargs)
+        with _random.forward_key(key):
+            return observed_call(self, forward, args, kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
@@ -603,9 +611,28 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         return sorted(set(super().__dir__()))
 
 
-# Observers of every module call (``jaxnn.summary``); empty in normal use, so a call costs
-# one truthiness check at trace time.
-_recorders: list[Callable[[Module, Any], None]] = []
+class CallObserver(typing.Protocol):
+    """Sees every module call (``jaxnn.summary``'s forward hooks): ``before(module, args)``
+    when it starts, ``after(module, out)`` when it returns."""
+
+    def before(self, module: Module, args: tuple) -> None: ...
+
+    def after(self, module: Module, out: Any) -> None: ...
+
+
+# Empty in normal use, so a call costs two empty loops at trace time.
+_call_observers: list[CallObserver] = []
+
+
+def observed_call(module: Module, forward: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """``forward(*args, **kwargs)`` as ``Module.__call__`` runs it (observers told), for a
+    module that defines its own ``__call__``."""
+    for observer in _call_observers:
+        observer.before(module, args)
+    out = forward(*args, **kwargs)
+    for observer in _call_observers:
+        observer.after(module, out)
+    return out
 
 
 class _DynamicChildren:
