@@ -124,6 +124,50 @@ def _shape_str(shape: tuple[int, ...]) -> str:
     return f"torch.Size([{', '.join(str(int(s)) for s in shape)}])"
 
 
+def _holds_torch(values: Any) -> bool:
+    for v in values:
+        if isinstance(v, jax.Array):  # the common case, checked first: a call costs ~1 us
+            continue
+        if isinstance(v, tuple | list | dict):
+            if any(_is_torch(leaf) for leaf in jax.tree_util.tree_leaves(v)):
+                return True
+        elif _is_torch(v):
+            return True
+    return False
+
+
+def _inputs_from_torch(module: Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """``model(torch_tensor)``: torch tensors among the inputs become jax arrays.
+
+    A torch user's data pipeline (a ``DataLoader``) yields torch tensors; converting them
+    is what they would write by hand (``jnp.asarray(x.numpy())``), and the output is a jax
+    array. A tensor that requires grad is refused: its gradient cannot flow back from JAX
+    into torch's autograd, and dropping it silently would be the worst kind of bug.
+    """
+    if not (_holds_torch(args) or (kwargs and _holds_torch(kwargs.values()))):
+        return args, kwargs
+    # One tensor passed twice is one array: attention's ``query is key`` stays true.
+    converted: dict[int, Any] = {}
+
+    def convert(path: Any, value: Any) -> Any:
+        if not _is_torch(value):
+            return value
+        if id(value) in converted:
+            return converted[id(value)]
+        where = ("args" if path[0].idx == 0 else "kwargs") + jax.tree_util.keystr(path[1:])
+        if getattr(value, "requires_grad", False):
+            raise TypeError(
+                f"{module._get_name()}(...) got a torch.Tensor that requires grad as input "
+                f"{where} (shape {tuple(value.shape)}): JAX cannot send gradients back into "
+                f"torch's autograd. Pass x.detach() to use its values (the output is a jax "
+                f"array), and take gradients on the JAX side with jax.grad."
+            )
+        converted[id(value)] = _to_array(value, where)
+        return converted[id(value)]
+
+    return jax.tree_util.tree_map_with_path(convert, (args, kwargs))
+
+
 class Module(eqx.Module, metaclass=_ModuleMeta):
     """Base class for all jaxnn modules: ``torch.nn.Module`` as an Equinox pytree.
 
@@ -225,7 +269,10 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *args: Any, key: jax.Array | None = None, **kwargs: Any) -> Any:
-        """Run ``forward``; ``key`` goes to ``forward`` if it takes one, else to a key scope."""
+        """Run ``forward``; ``key`` goes to ``forward`` if it takes one, else to a key scope.
+
+        torch tensors among the inputs are converted to jax arrays (the output is a jax array).
+        """
         forward = self.forward
         if key is None:
             return observed_call(self, forward, args, kwargs)
@@ -625,8 +672,9 @@ _call_observers: list[CallObserver] = []
 
 
 def observed_call(module: Module, forward: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    """``forward(*args, **kwargs)`` as ``Module.__call__`` runs it (observers told), for a
-    module that defines its own ``__call__``."""
+    """``forward(*args, **kwargs)`` as ``Module.__call__`` runs it (torch inputs converted,
+    observers told), for a module that defines its own ``__call__``."""
+    args, kwargs = _inputs_from_torch(module, args, kwargs)
     for observer in _call_observers:
         observer.before(module, args)
     out = forward(*args, **kwargs)

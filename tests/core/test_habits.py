@@ -1,0 +1,65 @@
+"""torch habits that meet a jaxnn model: each works as in torch, or raises from jaxnn with
+the JAX way. Nothing is silent."""
+
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+import torch.nn as tnn
+
+import jaxnn as nn
+from tests.parity import assert_close, copy_from_torch
+
+
+# ---------------------------------------------------------------- model(torch_tensor)
+def _lstm_pair():
+    t = tnn.LSTM(3, 4, batch_first=True)
+    return copy_from_torch(nn.LSTM(3, 4, batch_first=True), t), t
+
+
+def test_torch_inputs_are_converted_and_the_output_is_a_jax_array():
+    model, twin = _lstm_pair()
+    x, h0, c0 = torch.randn(2, 5, 3), torch.randn(1, 2, 4), torch.randn(1, 2, 4)
+    out, (h, c) = model(x, (h0, c0))  # nested tuple input
+    assert all(isinstance(a, jax.Array) for a in (out, h, c))
+    ref = twin(x, (h0, c0))
+    assert_close((out, h, c), (ref[0], *ref[1]), rtol=1e-5, atol=1e-5)
+    # Same numbers as the jax input; bfloat16 tensors convert too.
+    as_jax = [jnp.asarray(t.numpy()) for t in (x, h0, c0)]
+    assert np.array_equal(out, model(as_jax[0], tuple(as_jax[1:]))[0])
+    lin = nn.Linear(3, 2).to(jnp.bfloat16)
+    assert lin(torch.ones(1, 3, dtype=torch.bfloat16)).dtype == jnp.bfloat16
+
+
+def test_torch_inputs_with_a_prng_key_and_keyword_tensors():
+    drop = nn.Sequential(nn.Dropout(0.5))
+    x = torch.ones(64)
+    out = drop(x, key=jax.random.key(0))
+    assert np.array_equal(out, drop(jnp.ones(64), key=jax.random.key(0)))
+    # MultiheadAttention's key= is torch's key tensor: it is converted like the query.
+    mha = nn.MultiheadAttention(4, 2).eval()
+    q = torch.randn(3, 1, 4)
+    out, _ = mha(q, key=q, value=q)
+    assert np.array_equal(out, mha(*[jnp.asarray(q.numpy())] * 3)[0])
+    # A torch tensor where the PRNG key goes is refused, naming jax.random.key.
+    with pytest.raises(TypeError, match=re.escape("key=jax.random.key(0)")):
+        drop(x, key=torch.ones(2))
+
+
+@pytest.mark.parametrize(
+    ("call", "where"),
+    [
+        (lambda m, t: m(t), "args[0]"),
+        (lambda m, t: m(torch.ones(1, 2, 3), (torch.zeros(1, 1, 4), t)), "args[1][1]"),
+        (lambda m, t: m(input=t), "kwargs['input']"),
+    ],
+)
+def test_a_tensor_that_requires_grad_is_refused(call, where):
+    model = nn.LSTM(3, 4, batch_first=True)
+    needs_grad = torch.zeros(1, 1, 4, requires_grad=True)
+    t = torch.ones(1, 2, 3, requires_grad=True) if where != "args[1][1]" else needs_grad
+    with pytest.raises(TypeError, match=re.escape(where) + ".*x.detach()"):
+        call(model, t)
