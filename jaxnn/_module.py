@@ -573,7 +573,11 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Cast floating parameters and buffers to a dtype and/or move them to a device, in place.
 
-        ``model.to(jnp.bfloat16)``, ``model.to("cpu")``, ``model.to(jax.devices()[0])``.
+        ``model.to(jnp.bfloat16)``, ``model.to("cpu")``, ``model.to(jax.devices()[0])``; torch's
+        spellings work too: ``model.to("cuda:1")``, ``model.to(torch.device("cuda"))``,
+        ``model.to(torch.float16)``. A device JAX does not see raises, listing
+        ``jax.devices()``. Arrays already live on JAX's default device, so a move is only
+        needed to choose another one.
         """
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
@@ -581,14 +585,14 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}.")
         for a in args:
-            if isinstance(a, str | jax.Device):
+            if isinstance(a, str | jax.Device) or _is_torch(a, "device"):
                 device = a
             else:
                 dtype = a
         check_mutable(self, "to")
         if dtype is not None:
             dtype = _check_float_dtype(dtype)
-        if isinstance(device, str):
+        if device is not None and not isinstance(device, jax.Device):
             device = _device_from_string(device)
         for m in self.modules():
             for name, value, kind in list(m._named_members_own()):
@@ -617,6 +621,14 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
 
     def cpu(self) -> Module:
         return self.to("cpu")
+
+    def cuda(self, device: Any = None) -> Module:
+        """``model.cuda()`` / ``model.cuda(1)``: ``to("cuda")``; raises when JAX sees no GPU."""
+        if device is None:
+            return self.to("cuda")
+        if isinstance(device, int):
+            return self.to(f"cuda:{device}")
+        return self.to(device)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """No-op: JAX gradients are values returned by ``jax.grad``, not stored on modules."""
@@ -713,6 +725,8 @@ def _check_module(module: Any, allow_none: bool = False) -> None:
 
 
 def _check_float_dtype(dtype: Any) -> Any:
+    if _is_torch(dtype, "dtype"):  # torch.float16 -> its JAX name, "float16"
+        dtype = str(dtype).removeprefix("torch.")
     try:
         dt = jnp.dtype(dtype)
     except TypeError:
@@ -729,19 +743,31 @@ def _check_float_dtype(dtype: Any) -> Any:
     return dt
 
 
-def _device_from_string(device: str) -> jax.Device:
-    platform = {"cuda": "gpu", "gpu": "gpu", "cpu": "cpu", "tpu": "tpu"}.get(device.split(":")[0])
+def _device_from_string(device: Any) -> jax.Device:
+    """``"cuda:1"``, ``"cpu"``, ``torch.device("cuda")`` -> that JAX device, or a clear error."""
+    spec = str(device)  # torch.device prints as "cuda:0"
+    platform = {"cuda": "gpu", "gpu": "gpu", "cpu": "cpu", "tpu": "tpu"}.get(spec.split(":")[0])
+    available = ", ".join(str(d) for d in jax.devices())
     if platform is None:
         raise ValueError(
-            f"to({device!r}): unknown device; use 'cpu', 'cuda'/'gpu', 'tpu' or a jax.Device."
+            f"to({spec!r}): unknown device; use 'cpu', 'cuda'/'gpu' (optionally ':index'), "
+            f"'tpu', torch.device(...) or a jax.Device. jax.devices() lists [{available}]."
         )
-    index = int(device.split(":")[1]) if ":" in device else 0
+    index = spec.split(":")[1] if ":" in spec else "0"
     try:
-        return jax.devices(platform)[index]
-    except RuntimeError as e:
+        devices = jax.devices(platform)
+    except RuntimeError:
         raise RuntimeError(
-            f"to({device!r}): no {platform} device is available to JAX ({e})."
+            f"to({spec!r}): JAX sees no {platform} device; jax.devices() lists [{available}]. "
+            f"Install the JAX build for it (e.g. pip install -U 'jax[cuda12]'), or leave the "
+            f"model where it is: arrays already live on JAX's default device, jax.devices()[0]."
         ) from None
+    if not index.isdigit() or int(index) >= len(devices):
+        raise ValueError(
+            f"to({spec!r}): there is no {platform} device {index}; "
+            f"jax.devices({platform!r}) lists [{', '.join(str(d) for d in devices)}]."
+        )
+    return devices[int(index)]
 
 
 _FIELD_CACHE: dict[type, tuple[dataclasses.Field, ...]] = {}

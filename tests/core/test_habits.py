@@ -63,3 +63,51 @@ def test_a_tensor_that_requires_grad_is_refused(call, where):
     t = torch.ones(1, 2, 3, requires_grad=True) if where != "args[1][1]" else needs_grad
     with pytest.raises(TypeError, match=re.escape(where) + ".*x.detach()"):
         call(model, t)
+
+
+# ---------------------------------------------------------------- .cuda() / .to(torch forms)
+@pytest.mark.parametrize(
+    ("args", "kwargs", "dtype"),
+    [
+        ((torch.float16,), {}, jnp.float16),
+        ((), {"dtype": torch.bfloat16}, jnp.bfloat16),
+        ((torch.device("cpu"),), {}, jnp.float32),
+        (("cpu", torch.float16), {}, jnp.float16),
+        ((), {"device": torch.device("cpu"), "dtype": torch.float16}, jnp.float16),
+    ],
+)
+def test_to_takes_torch_dtypes_and_devices(args, kwargs, dtype):
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    assert model.to(*args, **kwargs) is model
+    assert model[0].weight.dtype == dtype and model[1].running_mean.dtype == dtype
+    assert model[1].num_batches_tracked.dtype == jnp.int32
+    assert model[0].weight.devices() == {jax.devices("cpu")[0]}
+
+
+@pytest.mark.parametrize(
+    ("move", "match"),
+    [
+        (lambda m: m.to(torch.int64), "floating point dtypes"),
+        (lambda m: m.to("mps"), "jax.devices() lists"),
+        (lambda m: m.to("cpu:7"), "no cpu device 7"),
+        (lambda m: m.to(torch.device("meta")), "unknown device"),
+    ],
+)
+def test_to_refuses_what_cannot_work(move, match):
+    with pytest.raises((TypeError, ValueError), match=re.escape(match)):
+        move(nn.Linear(3, 2))
+
+
+def test_cuda_moves_to_a_gpu_or_says_jax_sees_none():
+    model = nn.Linear(3, 2)
+    try:
+        gpus = jax.devices("gpu")
+    except RuntimeError:
+        gpus = []
+    for move in (lambda m: m.cuda(), lambda m: m.cuda(0), lambda m: m.to("cuda")):
+        if gpus:
+            assert move(model) is model and model.weight.devices() == {gpus[0]}
+        else:
+            with pytest.raises(RuntimeError, match=re.escape("jax.devices() lists")):
+                move(model)
+    assert model.cpu() is model and model.weight.devices() == {jax.devices("cpu")[0]}
