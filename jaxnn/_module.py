@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import sys
 import typing
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -468,7 +469,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             raise TypeError(
                 "state_dict() takes keyword arguments only: destination=, prefix=, keep_vars=."
             )
-        out = OrderedDict() if destination is None else destination
+        out = _StateDict() if destination is None else destination
         for key, value, _, _ in self._state_items(prefix):
             out[key] = value
         return out
@@ -693,6 +694,52 @@ def observed_call(module: Module, forward: Callable[..., Any], args: tuple, kwar
     for observer in _call_observers:
         observer.after(module, out)
     return out
+
+
+class _StateDict(OrderedDict):
+    """What ``state_dict()`` returns: an OrderedDict of jax arrays that ``torch.save`` writes
+    as torch tensors.
+
+    ``torch.save(model.state_dict(), path)`` is the torch habit, and ``torch.load`` (with its
+    ``weights_only=True`` default) refuses to unpickle jax arrays. So when torch's pickler is
+    the one writing, the dict reduces to a plain ``OrderedDict`` of CPU tensors: what
+    ``torch_model.state_dict()`` would have saved, ready for ``torch_model.load_state_dict``.
+    Any other pickling (``pickle``, ``copy.deepcopy``, multiprocessing) keeps jax arrays.
+    """
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        if _pickled_by_torch_save():
+            from .interop._torch import _tensor  # torch is imported: torch.save is running
+
+            return (OrderedDict, (), None, None, iter([(k, _tensor(v)) for k, v in self.items()]))
+        return super().__reduce_ex__(protocol)
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        return "OrderedDict" + text[len(type(self).__name__) :]
+
+
+def _pickled_by_torch_save() -> bool:
+    # The pickler calls __reduce_ex__ without saying who it is; torch.save's is the one
+    # running inside torch.serialization's _save (or _legacy_save for the old format).
+    frame = sys._getframe(2)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name in ("_save", "_legacy_save") and (
+            frame.f_globals.get("__name__") == "torch.serialization"
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+# A subclass of OrderedDict is not a pytree node unless registered: keep
+# ``jax.tree.map(f, model.state_dict())`` working as it does on a plain OrderedDict.
+jax.tree_util.register_pytree_with_keys(
+    _StateDict,
+    lambda d: ([(jax.tree_util.DictKey(k), v) for k, v in d.items()], tuple(d)),
+    lambda keys, values: _StateDict(zip(keys, values, strict=True)),
+)
 
 
 class _DynamicChildren:

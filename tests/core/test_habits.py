@@ -1,6 +1,9 @@
 """torch habits that meet a jaxnn model: each works as in torch, or raises from jaxnn with
 the JAX way. Nothing is silent."""
 
+import copy
+import io
+import pickle
 import re
 
 import jax
@@ -111,3 +114,41 @@ def test_cuda_moves_to_a_gpu_or_says_jax_sees_none():
             with pytest.raises(RuntimeError, match=re.escape("jax.devices() lists")):
                 move(model)
     assert model.cpu() is model and model.weight.devices() == {jax.devices("cpu")[0]}
+
+
+# ---------------------------------------------------------------- torch.save(state_dict)
+def _bn_pair():
+    t = tnn.Sequential(tnn.Conv2d(1, 2, 3), tnn.BatchNorm2d(2), tnn.Flatten(), tnn.Linear(8, 2))
+    return copy_from_torch(
+        nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Flatten(), nn.Linear(8, 2)), t
+    ), t
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_torch_save_of_a_state_dict_loads_into_torch(legacy):
+    model, _ = _bn_pair()
+    model.train()
+    _, model = nn.forward(model, jnp.ones((2, 1, 4, 4)))  # buffers that differ from init
+    buf = io.BytesIO()
+    torch.save(
+        {"model": model.state_dict(), "epoch": 3}, buf, _use_new_zipfile_serialization=not legacy
+    )
+    buf.seek(0)
+    loaded = torch.load(buf)  # weights_only=True, torch's default
+    sd = loaded["model"]
+    assert type(sd) is type(tnn.Linear(1, 1).state_dict())  # collections.OrderedDict
+    assert list(sd) == list(model.state_dict()) and loaded["epoch"] == 3
+    _, fresh = _bn_pair()
+    assert not fresh.load_state_dict(sd).missing_keys
+    for (k, a), b in zip(model.state_dict().items(), fresh.state_dict().values(), strict=True):
+        assert np.array_equal(np.asarray(a), b.numpy()), k
+
+
+def test_other_pickling_keeps_jax_arrays():
+    model = nn.Linear(3, 2)
+    sd = model.state_dict()
+    assert repr(sd).startswith("OrderedDict(")
+    for other in (pickle.loads(pickle.dumps(sd)), copy.deepcopy(sd), jax.tree.map(lambda a: a, sd)):
+        assert list(other) == ["weight", "bias"]
+        assert all(isinstance(v, jax.Array) for v in other.values())
+    assert jax.tree_util.keystr(jax.tree_util.tree_flatten_with_path(sd)[0][0][0]) == "['weight']"
