@@ -382,11 +382,20 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     def named_parameters(
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, jax.Array]]:
-        yield from self._named_arrays(("param",), prefix, recurse, remove_duplicate)
+        return _ParameterIterator(
+            self._named_arrays(("param",), prefix, recurse, remove_duplicate),
+            "named_parameters()",
+        )
 
     def parameters(self, recurse: bool = True) -> Iterator[jax.Array]:
-        for _, p in self.named_parameters(recurse=recurse):
-            yield p
+        """An iterator over the parameter arrays, as torch's generator (read-only use).
+
+        Handing it to an optimizer (``opt.init(model.parameters())``,
+        ``optax.adam(model.parameters())``) raises an error that shows the JAX way.
+        """
+        return _ParameterIterator(
+            (p for _, p in self.named_parameters(recurse=recurse)), "parameters()"
+        )
 
     def named_buffers(
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
@@ -632,7 +641,13 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         return self.to(device)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """No-op: JAX gradients are values returned by ``jax.grad``, not stored on modules."""
+        """Does nothing, and that is torch's result: there are no stored gradients to clear.
+
+        torch accumulates gradients into ``p.grad`` until they are zeroed; JAX returns them
+        as values from ``jax.grad``, fresh on every call, so a training step behaves like a
+        torch step that called ``zero_grad()`` first. Accumulating over micro-batches is
+        written out: sum the gradient pytrees.
+        """
 
     # ------------------------------------------------------------------ buffers in forward
     def update_buffers(self, **values: jax.Array) -> None:
@@ -739,6 +754,52 @@ jax.tree_util.register_pytree_with_keys(
     _StateDict,
     lambda d: ([(jax.tree_util.DictKey(k), v) for k, v in d.items()], tuple(d)),
     lambda keys, values: _StateDict(zip(keys, values, strict=True)),
+)
+
+
+_OPTIMIZER_HINT = (
+    "model.{what} is an iterator over the parameter arrays, for reading them "
+    "(sum(p.size for p in model.parameters())). JAX optimizers take the learning rate and "
+    "a pytree of parameters, and return new values instead of editing the model: "
+    "`opt = optax.adam(1e-3)`, `params, rest = eqx.partition(model, nn.trainable(model))`, "
+    "`opt_state = opt.init(params)` (the README's training step shows the rest)."
+)
+
+
+class _ParameterIterator:
+    """What ``parameters()`` / ``named_parameters()`` return: an iterator, as torch's
+    generator, that refuses to be an optimizer's argument with an error showing the JAX way.
+
+    A bare generator would be a pytree leaf, and optax would fail on it with ``zeros_like
+    requires ndarray`` or ``unsupported operand type(s) for *: 'int' and 'generator'``,
+    which names neither the mistake nor the fix.
+    """
+
+    __slots__ = ("_it", "_what")
+
+    def __init__(self, it: Iterator[Any], what: str) -> None:
+        self._it = it
+        self._what = what
+
+    def __iter__(self) -> _ParameterIterator:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._it)
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(_OPTIMIZER_HINT.format(what=self._what))
+
+    # optax.adam(model.parameters()) computes -1 * learning_rate; jnp/np conversions and
+    # jax.tree flattening (opt.init) are the other ways an optimizer touches it.
+    __mul__ = __rmul__ = __truediv__ = __rtruediv__ = __add__ = __radd__ = _refuse
+    __sub__ = __rsub__ = __neg__ = __float__ = __jax_array__ = __array__ = _refuse
+
+
+jax.tree_util.register_pytree_node(
+    _ParameterIterator,
+    lambda it: it._refuse(),
+    lambda aux, children: None,
 )
 
 

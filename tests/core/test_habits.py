@@ -9,6 +9,7 @@ import re
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 import torch
 import torch.nn as tnn
@@ -152,3 +153,40 @@ def test_other_pickling_keeps_jax_arrays():
         assert list(other) == ["weight", "bias"]
         assert all(isinstance(v, jax.Array) for v in other.values())
     assert jax.tree_util.keystr(jax.tree_util.tree_flatten_with_path(sd)[0][0][0]) == "['weight']"
+
+
+# ---------------------------------------------------------------- parameters() and optimizers
+def test_parameters_is_an_iterator_as_in_torch():
+    model = nn.Sequential(nn.Linear(3, 2), nn.Linear(2, 1))
+    it = model.parameters()
+    assert iter(it) is it and next(it).shape == (2, 3)
+    assert sum(p.size for p in model.parameters()) == 11
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    assert list(dict(model.named_parameters())) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+
+
+@pytest.mark.parametrize(
+    "use",
+    [
+        lambda m: optax.adam(1e-3).init(m.parameters()),
+        lambda m: optax.sgd(0.1, momentum=0.9).init(m.named_parameters()),
+        # plain SGD's init never looks at the parameters; its update is where they meet
+        lambda m: optax.apply_updates(m.parameters(), {"w": jnp.ones(1)}),
+        lambda m: optax.adam(m.parameters()),
+        lambda m: optax.sgd(m.parameters(), 0.9),
+        lambda m: optax.adamw(m.parameters()),
+        lambda m: jax.tree.map(jnp.zeros_like, m.parameters()),
+        lambda m: jnp.asarray(m.parameters()),
+        lambda m: np.asarray(m.parameters()),
+    ],
+)
+def test_handing_parameters_to_an_optimizer_shows_the_jax_way(use):
+    with pytest.raises(TypeError, match=re.escape("eqx.partition(model, nn.trainable(model))")):
+        use(nn.Linear(3, 2))
+
+
+def test_zero_grad_changes_nothing_and_returns_none():
+    model = nn.Linear(3, 2)
+    before = jax.tree.leaves(model)
+    assert model.zero_grad() is None and model.zero_grad(set_to_none=False) is None
+    assert all(a is b for a, b in zip(before, jax.tree.leaves(model), strict=True))
