@@ -29,6 +29,16 @@ ALL_COLUMNS = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # torchinfo runs torch's forward: a 112-step LSTM takes 2 ms on one intra-op thread and
+    # seconds on two when the two CI cores are already busy (threads waiting on each other).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # ---------------------------------------------------------------- torch twins of the seeds
 class CNN(tnn.Module):  # seed 002: self.pool is called twice
     def __init__(self):
