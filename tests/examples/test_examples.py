@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 import torch.nn as tnn
 
-import jaxnn as nn
-
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples")
 sys.path.insert(0, os.path.abspath(EXAMPLES))
 
@@ -222,33 +220,3 @@ SEED003_EXPECTED = [
 def test_seed003_operations_print_what_the_seed_shows():
     # Text copied from seed 003's "运行代码显示" outputs.
     assert seed_models.seed003_operations() == SEED003_EXPECTED
-
-
-# ---------------------------------------------------------------- summary
-@pytest.mark.parametrize(
-    ("name", "shape"),
-    [
-        ("seed002 CNN", (2, 1, 28, 28)),
-        ("seed000 ComplexModel", (2, 1, 12, 12)),
-        ("seed003 Net (conv/BN block)", (2, 16, 8, 8)),
-        ("seed002 RNN", (2, 7, 10)),
-    ],
-)
-def test_summary_counts_match_torch(name, shape):
-    model = {n: m for n, m, _, _ in seed_models.models()}[name]
-    twin = _torch_twins()[name]
-    s = nn.summary(model, shape)
-    assert s.total_params == sum(p.numel() for p in twin.parameters())
-    assert s.buffer_elements == sum(b.numel() for b in twin.buffers())
-    assert s.rows[0].output_shape is not None
-    assert s.flops is None or s.flops > 0
-    text = str(s)
-    assert "Total params" in text and type(model).__name__ in text
-
-
-def test_summary_counts_frozen_parameters():
-    m = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
-    m[0].requires_grad_(False)
-    s = nn.summary(m, (1, 4))
-    assert (s.total_params, s.trainable_params, s.non_trainable_params) == (23, 8, 15)
-    assert [r.output_shape for r in s.rows] == [(1, 2), (1, 3), (1, 3), (1, 2)]
