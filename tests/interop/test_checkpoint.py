@@ -164,6 +164,10 @@ def test_killed_mid_write_keeps_previous_checkpoint(tmp_path):
     proc.stdout.close()
     assert path.read_bytes() == good
     assert list(nn.load(path)) == list(model().state_dict())
+    # its temporary file is still there; the next save to the same path removes it
+    assert len(list(tmp_path.iterdir())) == 2
+    nn.save(model(), path)
+    assert [p.name for p in tmp_path.iterdir()] == ["big.safetensors"]
 
 
 def _train(m, steps, key, opt, state, start=0, data_seed=0):
