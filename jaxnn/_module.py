@@ -105,16 +105,54 @@ def _is_torch(value: Any, kind: str = "Tensor") -> bool:
     return t.__name__ == kind
 
 
-def _to_array(value: Any, name: str) -> Any:
-    """numpy / jax / torch tensor -> jax array (torch only by duck typing: never imported)."""
+def _torch_to_numpy(value: Any) -> np.ndarray:
+    """A torch tensor's values as numpy, dtype kept (bfloat16 through ml_dtypes)."""
+    value = value.detach().cpu()
+    if str(value.dtype) == "torch.bfloat16":
+        return value.float().numpy().astype(jnp.bfloat16)
+    return value.numpy()
+
+
+def _host_cast(a: np.ndarray, name: str, dtype: Any = None) -> np.ndarray:
+    """``a`` cast on the host to ``dtype`` (default: the dtype JAX gives ``a``), never wrapped.
+
+    JAX without x64 turns int64 into int32 by wrapping (2**33 + 5 -> 5, 2**40 -> 0). Here an
+    integer becomes a float in one rounding step, as torch's ``copy_`` does; float64 beyond
+    float32's range becomes inf, as in torch; an integer that does not fit the integer
+    dtype JAX can hold raises, with the fix.
+    """
+    target = np.dtype(jax.dtypes.canonicalize_dtype(a.dtype if dtype is None else dtype))
+    if a.dtype == target:
+        return a
+    if target.kind in "iu" and a.dtype.kind in "iuf" and a.size:
+        info = np.iinfo(target)
+        lo, hi = np.min(a), np.max(a)
+        if not (info.min <= lo and hi <= info.max):  # (NaN fails this too)
+            raise OverflowError(
+                f"{name!r} holds {a.dtype} values from {lo} to {hi}, outside the range of "
+                f"{target} ({info.min} to {info.max}) that it is loaded as; JAX would wrap "
+                "them. Enable 64-bit types before building the model: "
+                "jax.config.update('jax_enable_x64', True)."
+            )
+    with np.errstate(over="ignore"):  # float64 -> float32 overflow is inf, as in torch
+        return a.astype(target)
+
+
+def _to_array(value: Any, name: str, dtype: Any = None) -> Any:
+    """numpy / jax / torch tensor -> jax array (torch only by duck typing: never imported).
+
+    ``dtype``: the array's destination (a parameter's dtype), so that host values are cast
+    once, exactly as torch's ``copy_`` would, instead of going through JAX's default dtype.
+    """
     if isinstance(value, jax.Array):
         return value
     if _is_torch(value):
-        value = value.detach().cpu()
-        if str(value.dtype) == "torch.bfloat16":
-            return jnp.asarray(value.float().numpy()).astype(jnp.bfloat16)
-        return jnp.asarray(value.numpy())
-    if isinstance(value, np.ndarray | np.generic | int | float | bool):
+        return jnp.asarray(_host_cast(_torch_to_numpy(value), name, dtype))
+    if isinstance(value, np.ndarray | np.generic) or (
+        dtype is not None and isinstance(value, int | float | bool)
+    ):
+        return jnp.asarray(_host_cast(np.asarray(value), name, dtype))
+    if isinstance(value, int | float | bool):  # (JAX raises for an int beyond int32 itself)
         return jnp.asarray(value)
     raise TypeError(
         f"state_dict[{name!r}] must be an array (numpy, jax or torch), got {type(value).__name__}."
@@ -508,7 +546,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         for key, targets in expected.items():
             if key not in state_dict:
                 continue
-            value = _to_array(state_dict[key], key)
+            value = _to_array(state_dict[key], key, None if assign else targets[0][2].dtype)
             for owner, name, current in targets:
                 if tuple(value.shape) != tuple(current.shape):
                     errors.append(

@@ -39,10 +39,12 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _elu(x: jax.Array, alpha: float, input_scale: float = 1.0) -> jax.Array:
-    # torch takes the negative branch at 0 (grad alpha there). The exponent is fed 0 on the
-    # positive side so a huge x cannot put inf * 0 = NaN into the gradient.
-    neg = jnp.where(x > 0, jnp.zeros_like(x), x)
-    return jnp.where(x > 0, x, alpha * jnp.expm1(neg * input_scale))
+    # torch takes the negative branch where x <= 0: at 0 (grad alpha there), not at NaN
+    # (grad 1 there, like a positive x). The exponent is fed 0 on the positive side so a
+    # huge x cannot put inf * 0 = NaN into the gradient.
+    neg = x <= 0
+    safe = jnp.where(neg, x, jnp.zeros_like(x))
+    return jnp.where(neg, alpha * jnp.expm1(safe * input_scale), x)
 
 
 @partial(jax.jit, static_argnames=("alpha", "inplace"))

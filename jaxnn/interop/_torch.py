@@ -317,7 +317,7 @@ def load_torch(path: str | os.PathLike) -> OrderedDict:
     except FileNotFoundError:
         raise FileNotFoundError(f"no checkpoint at {path!r}.") from None
     except Exception as e:
-        from ._safetensors import CheckpointError
+        from .checkpoint import CheckpointError
 
         raise CheckpointError(
             f"{path}: torch.load could not read it ({type(e).__name__}: {e})."

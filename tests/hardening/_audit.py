@@ -340,3 +340,28 @@ rnd = randn  # the tables' short name for tests/parity.py's randn
 
 def ints(*shape: int, high: int, seed: int = 0, low: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(low, high, size=shape).astype(np.int64)
+
+
+def vg(L: Lib, fn: Callable[..., Any], *xs: Any, wrt: tuple[int, ...] = (0,)) -> tuple:
+    """``(fn(F, *xs), *gradients of sum(output) w.r.t. xs[i] for i in wrt)`` on either side.
+
+    For the NaN/inf cases, where what a kernel does at a non-finite input shows in the
+    gradient as much as in the value. ``xs`` are numpy arrays; the others are constants.
+    """
+    args = [L.A(x) for x in xs]
+    if L.torch:
+        for i in wrt:
+            args[i].requires_grad_(True)
+        out = fn(L.F, *args)
+        grads = torch.autograd.grad(out.sum(), [args[i] for i in wrt], allow_unused=True)
+        grads = [torch.zeros_like(args[i]) if g is None else g for i, g in zip(wrt, grads, strict=True)]
+        return (out.detach(), *grads)
+
+    def f(*dyn: Any) -> Any:
+        full = list(args)
+        for i, v in zip(wrt, dyn, strict=True):
+            full[i] = v
+        return fn(L.F, *full)
+
+    out, pull = jax.vjp(f, *[args[i] for i in wrt])
+    return (out, *pull(jnp.ones_like(out)))
