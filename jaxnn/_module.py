@@ -74,11 +74,17 @@ def _initialising(module: Any) -> bool:
     return _EQX_INITIALISING is not None and module in _EQX_INITIALISING
 
 
+# How many in-place edits have passed ``check_mutable`` in this process. Code that keeps a
+# view of a model between calls (``jaxnn.Optimizer``'s step: where each array lives, which
+# ones train) compares it with one integer instead of walking the model on every call.
+EDITS = [0]
+
+
 def check_mutable(module: Module, verb: str, *values: Any) -> None:
     """Raise if ``verb`` would edit ``module`` in place inside a JAX transformation.
 
     A module still inside its own ``__init__`` is being built, not edited: building a model
-    inside ``jit`` is fine.
+    inside ``jit`` is fine. Every edit that passes counts in ``EDITS``.
     """
     if _initialising(module):
         return
@@ -92,6 +98,7 @@ def check_mutable(module: Module, verb: str, *values: Any) -> None:
             f"part, `jaxnn.functional_call(model, params_and_buffers, args)` to run with other "
             f"arrays, or `out, model = jaxnn.forward(model, x)` to get updated buffers back."
         )
+    EDITS[0] += 1
 
 
 def _is_torch(value: Any, kind: str = "Tensor") -> bool:
