@@ -804,10 +804,11 @@ jax.tree_util.register_pytree_with_keys(
 
 _OPTIMIZER_HINT = (
     "model.{what} is an iterator over the parameter arrays, for reading them "
-    "(sum(p.size for p in model.parameters())). JAX optimizers take the learning rate and "
-    "a pytree of parameters, and return new values instead of editing the model: "
-    "`opt = optax.adam(1e-3)`, `params, rest = eqx.partition(model, nn.trainable(model))`, "
-    "`opt_state = opt.init(params)` (the README's training step shows the rest)."
+    "(sum(p.size for p in model.parameters())). jaxnn's optimizer takes the model itself: "
+    "`opt = nn.Optimizer(model, optax.adam(1e-3))`, then `step = opt.make_step(loss_fn)` "
+    "and `loss = step(x, y)` (the README's quick start). optax's own functions take a pytree "
+    "of parameters and return new values: `params, rest = eqx.partition(model, "
+    "nn.trainable(model))`, `opt_state = optax.adam(1e-3).init(params)`."
 )
 
 
