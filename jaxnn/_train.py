@@ -35,9 +35,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import NamedSharding, PartitionSpec
 
 from . import _random, _state
-from ._module import EDITS, Module
+from ._module import EDITS, Module, _holds_torch, _inputs_from_torch
 from ._train_layout import Layout, check_donations
 
 __all__ = ["Optimizer", "TrainStep"]
@@ -107,12 +108,13 @@ class Optimizer:
         self._layout, self._edits, self._specs = layout, EDITS[0], layout.specs
         values = jax.tree_util.tree_leaves(model)
         params = {n: values[i] for n, i in zip(layout.names, layout.train_idx, strict=True)}
-        leaves, self._treedef = jax.tree_util.tree_flatten(tx.init(params))
+        self._place = _placement(params)
+        leaves, self._treedef = jax.tree_util.tree_flatten(self._place(tx.init(params)))
         # One-item boxes: a step replaces their content, as one of its C-level stores.
         self._state = [_distinct(leaves, {id(a) for a in values})]
         key = _random.as_key(key)
         self._impl = jax.random.key_impl(key)
-        self._key = [jax.random.key_data(key)]
+        self._key = [self._place(jax.random.key_data(key))]
         self._count = [0]
 
     def _refresh(self) -> Layout:
@@ -145,7 +147,10 @@ class Optimizer:
                     f"optimizer's has {jnp.shape(old)}."
                 )
         taken = {id(a) for a in jax.tree_util.tree_leaves(self.model)}
-        self._state[0] = _distinct(leaves, taken)
+        placed = jax.tree_util.tree_leaves(
+            self._place(jax.tree_util.tree_unflatten(treedef, leaves))
+        )
+        self._state[0] = _distinct(placed, taken)
 
     @property
     def key(self) -> jax.Array:
@@ -159,7 +164,7 @@ class Optimizer:
                 f"Optimizer.key = ...: got a {jax.random.key_impl(value)} key, this optimizer "
                 f"uses {self._impl} keys; make the key with the same implementation."
             )
-        self._key[0] = jax.random.key_data(value)
+        self._key[0] = self._place(jax.random.key_data(value))
 
     @property
     def step_count(self) -> int:
@@ -240,6 +245,37 @@ class Optimizer:
             f"Optimizer({self.model._get_name()}, {len(self._specs)} trained arrays, "
             f"step_count={self.step_count})"
         )
+
+
+def _placement(params: dict[str, jax.Array]) -> Callable[[Any], Any]:
+    """Where the step will return the optimizer's arrays, to put them there from the start.
+
+    On one device nothing is moved. On a mesh, jit returns the state where the parameters
+    are (a leaf shaped like a parameter, in a ``{name: ...}`` dict like the parameters',
+    split like it; any other leaf replicated): placed so at once, the first step's inputs
+    sit where the second step's will, and the step compiles once, not twice.
+    """
+    shardings = {k: p.sharding for k, p in params.items()}
+    first = next(iter(shardings.values()))
+    if not isinstance(first, NamedSharding):
+        return lambda tree: tree
+    replicated = NamedSharding(first.mesh, PartitionSpec())
+
+    def like(t: Any) -> bool:
+        return isinstance(t, dict) and t.keys() == params.keys()
+
+    def put(value: Any, sharding: Any) -> Any:
+        return jax.device_put(value, sharding) if isinstance(value, jax.Array) else value
+
+    def place(t: Any) -> Any:
+        if like(t):
+            return {
+                k: put(v, shardings[k] if jnp.shape(v) == params[k].shape else replicated)
+                for k, v in t.items()
+            }
+        return put(t, replicated)
+
+    return lambda tree: jax.tree_util.tree_map(place, tree, is_leaf=like)
 
 
 def _distinct(leaves: list[Any], taken: set[int]) -> list[Any]:
@@ -460,6 +496,14 @@ class TrainStep:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._edits != EDITS[0]:
             self._bind()
+        try:
+            return self._run(self._fn, 1, args, kwargs)
+        except TypeError:
+            # torch tensors (a DataLoader's batches), which jit refuses before anything is
+            # donated: converted as `model(x)` converts them, then run again.
+            if not (_holds_torch(args) or _holds_torch(kwargs.values())):
+                raise
+        args, kwargs = _inputs_from_torch(self._opt.model, args, kwargs)
         return self._run(self._fn, 1, args, kwargs)
 
     def scan(self, *args: Any, **kwargs: Any) -> Any:
@@ -467,6 +511,7 @@ class TrainStep:
         ``jax.lax.scan`` (an epoch in one call); returns ``loss_fn``'s outputs stacked."""
         if self._edits != EDITS[0]:
             self._bind()
+        args, kwargs = _inputs_from_torch(self._opt.model, args, kwargs)
         leaves = jax.tree_util.tree_leaves(args)
         if not leaves:
             raise TypeError("step.scan(*batches) takes arrays stacked along a leading axis.")

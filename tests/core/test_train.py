@@ -78,7 +78,8 @@ def test_steps_match_torch(opt_name, model_name):
         tloss = torch.nn.functional.cross_entropy(tout, torch.from_numpy(y).long())
         tloss.backward()
         topt.step()
-        loss = step(jnp.asarray(x), jnp.asarray(y))
+        # The step takes torch tensors too (a DataLoader's batches), as model(x) does.
+        loss = step(torch.from_numpy(x), torch.from_numpy(y).long())
         assert_close(loss, tloss, rtol=1e-5, atol=1e-6, what="loss")
     sd, tsd = model.state_dict(), tmodel.state_dict()
     assert list(sd) == list(tsd)
