@@ -80,11 +80,12 @@ def _initialising(module: Any) -> bool:
 EDITS = [0]
 
 
-def check_mutable(module: Module, verb: str, *values: Any) -> None:
+def check_mutable(module: Module, verb: str, *values: Any, changes: bool = True) -> None:
     """Raise if ``verb`` would edit ``module`` in place inside a JAX transformation.
 
     A module still inside its own ``__init__`` is being built, not edited: building a model
-    inside ``jit`` is fine. Every edit that passes counts in ``EDITS``.
+    inside ``jit`` is fine. Every edit that passes and ``changes`` something counts in
+    ``EDITS``.
     """
     if _initialising(module):
         return
@@ -98,7 +99,8 @@ def check_mutable(module: Module, verb: str, *values: Any) -> None:
             f"part, `jaxnn.functional_call(model, params_and_buffers, args)` to run with other "
             f"arrays, or `out, model = jaxnn.forward(model, x)` to get updated buffers back."
         )
-    EDITS[0] += 1
+    if changes:
+        EDITS[0] += 1
 
 
 def _is_torch(value: Any, kind: str = "Tensor") -> bool:
@@ -597,8 +599,10 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     def train(self, mode: bool = True) -> Module:
         if not isinstance(mode, bool):
             raise ValueError(f"training mode is expected to be boolean, got {mode!r}.")
-        check_mutable(self, "train")
-        for m in self.modules():
+        modules = list(self.modules())
+        # model.train() at every step (a torch habit) changes nothing after the first.
+        check_mutable(self, "train", changes=any(m.training is not mode for m in modules))
+        for m in modules:
             object.__setattr__(m, "training", mode)
         return self
 

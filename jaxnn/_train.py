@@ -43,8 +43,10 @@ from ._train_layout import Layout, check_donations
 
 __all__ = ["Optimizer", "TrainStep"]
 
-# Exhausts an iterator in C (see TrainStep._run).
+# C functions the step's write-back is made of (see TrainStep._run).
 _consume = collections.deque(maxlen=0).extend
+_getitem, _setitem = operator.getitem, operator.setitem
+_starmap, _chain, _flatten = itertools.starmap, itertools.chain, itertools.chain.from_iterable
 
 
 class Optimizer:
@@ -482,6 +484,7 @@ class TrainStep:
         self._fn, self._pure, self._layout = entry[0], entry[1], layout
         self._donated = ([p.dict for p in layout.donated], [p.field for p in layout.donated])
         self._const = ([p.dict for p in layout.const], [p.field for p in layout.const])
+        self._has_const = bool(layout.const)
         self._uses_key = layout.uses_key
         # Where each output of the compiled call goes: every written place, the optax
         # leaves, the key, the result; then the step count.
@@ -490,7 +493,9 @@ class TrainStep:
         self._targets = [*(p.dict for p in layout.writes), opt._state, *key, self._result]
         self._targets.append(opt._count)
         self._keys = [*(p.field for p in layout.writes), 0, *(0 for _ in key), 0, 0]
-        self._route = operator.itemgetter(*layout.route, *range(n, n + 2 + len(key)))
+        route = [*layout.route, *range(n, n + 2 + len(key))]
+        # Each output to its places; None when that is one place each, in order.
+        self._route = None if route == list(range(len(route))) else operator.itemgetter(*route)
         self._edits = EDITS[0]
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -526,8 +531,8 @@ class TrainStep:
         if kwargs:
             fn = functools.partial(fn, **kwargs)
         call = (
-            list(map(operator.getitem, *self._donated)),
-            list(map(operator.getitem, *self._const)),
+            list(map(_getitem, *self._donated)),
+            list(map(_getitem, *self._const)) if self._has_const else (),
             opt._state[0],
             opt._key[0] if self._uses_key else None,
             *args,
@@ -535,9 +540,11 @@ class TrainStep:
         # One call from Python runs the step and stores every output, all in C: Python
         # raises KeyboardInterrupt between bytecodes only, so a Ctrl-C cannot fall after
         # the model's arrays were donated and before their new values are in the model.
-        outputs = itertools.chain.from_iterable(map(self._route, itertools.starmap(fn, (call,))))
+        results = _starmap(fn, (call,))
+        if self._route is not None:
+            results = map(self._route, results)
         count = (opt._count[0] + steps,)
-        _consume(map(operator.setitem, self._targets, self._keys, itertools.chain(outputs, count)))
+        _consume(map(_setitem, self._targets, self._keys, _chain(_flatten(results), count)))
         return self._result[0]
 
     def __repr__(self) -> str:

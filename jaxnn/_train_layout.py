@@ -80,7 +80,8 @@ class Layout:
                 f"jaxnn.trainable({model._get_name()}) has {len(mask)} leaves, the model "
                 f"{len(values)}: the mask must have the model's structure."
             )
-        names, kinds = _names_and_kinds(model, path_leaves, where)
+        prefix = {id(m): (p, m) for p, m in model.named_modules()}
+        names, kinds = _names_and_kinds(prefix, path_leaves, where)
         self.train_idx = tuple(i for i in arrays if mask[i])
         self.names = tuple(names[i] for i in self.train_idx)
         self.buf_idx = tuple(i for i in arrays if kinds[i] in ("buffer", "buffer_np"))
@@ -115,7 +116,8 @@ class Layout:
                 self.outputs.append((p.plain, p.structure, p.leaves))
             self.route.append(index[key])
         # Which output each donated place gets back (the next step's input, in a scan).
-        self.read_route = [self.route[self.writes.index(p)] for p in self.donated]
+        written = {id(p): k for k, p in enumerate(self.writes)}
+        self.read_route = [self.route[written[id(p)]] for p in self.donated]
         self.treedef = treedef
         self.names_by_leaf = names
         self.specs = {
@@ -126,7 +128,7 @@ class Layout:
         self.statics = statics
         # Only a model with a layer that draws from the forward key scope (dropout) gets a
         # key: a key is one more array in and out of every call.
-        self.uses_key = any(getattr(type(m), "_uses_key", False) for m in model.modules())
+        self.uses_key = any(getattr(type(m), "_uses_key", False) for _, m in prefix.values())
         self.signature = (
             self.uses_key,
             treedef,
@@ -194,22 +196,28 @@ def _walk(marked: Any, real: Any, places: list[Place], seen: set[int]) -> None:
 
 
 def _names_and_kinds(
-    model: Module, path_leaves: list, where: dict[int, list[Place]]
+    prefix: dict[int, tuple[str, Module]], path_leaves: list, where: dict[int, list[Place]]
 ) -> tuple[dict[int, str], dict[int, str | None]]:
     """torch's name and kind ('param', 'buffer', ...) of each array leaf, from its first
     place; a leaf of a non-jaxnn module is named by its pytree path, kind None."""
-    prefix = {id(m): p for p, m in model.named_modules()}
+    members: dict[int, dict[int, tuple[str, str]]] = {}
     names: dict[int, str] = {}
     kinds: dict[int, str | None] = {}
-    for i, ps in where.items():
-        p, value = ps[0], path_leaves[i][1]
-        names[i], kinds[i] = _tree.keystr(path_leaves[i][0]), None
-        if isinstance(p.module, Module) and id(p.module) in prefix:
-            for n, v, kind in p.module._named_members_own():
-                if v is value:
-                    pre = prefix[id(p.module)]
-                    names[i], kinds[i] = (f"{pre}.{n}" if pre else n), kind
-                    break
+    for i, places in where.items():
+        module = places[0].module
+        found = None
+        if id(module) in prefix:
+            own = members.get(id(module))
+            if own is None:
+                own = members[id(module)] = {
+                    id(v): (n, k) for n, v, k in module._named_members_own() if k != "module"
+                }
+            found = own.get(id(path_leaves[i][1]))
+        if found is None:
+            names[i], kinds[i] = _tree.keystr(path_leaves[i][0]), None
+        else:
+            pre = prefix[id(module)][0]
+            names[i], kinds[i] = (f"{pre}.{found[0]}" if pre else found[0]), found[1]
     return names, kinds
 
 

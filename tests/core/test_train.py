@@ -181,6 +181,9 @@ def test_one_compile_per_mode_buffers_aux_and_extra_arguments():
     model.train()
     step(x, y, jnp.ones(8), scale=2.0)
     assert traces == [True, False]
+    edits = nn._module.EDITS[0]
+    model.train()  # torch's habit of calling it every step: changes nothing, re-checks nothing
+    assert nn._module.EDITS[0] == edits
     # No dropout: the key is passed on unsplit.
     np.testing.assert_array_equal(
         jax.random.key_data(opt.key), jax.random.key_data(jax.random.key(3))
