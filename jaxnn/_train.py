@@ -34,12 +34,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import optax
 from jax.sharding import NamedSharding, PartitionSpec
 
-from . import _random, _state
+from . import _random
 from ._module import EDITS, Module, _holds_torch, _inputs_from_torch
-from ._train_layout import Layout, check_donations
+from ._train_layout import Layout, check_shared_arrays
+from ._train_pure import pure_step, scanned
 
 __all__ = ["Optimizer", "TrainStep"]
 
@@ -105,8 +105,7 @@ class Optimizer:
                 f"optimizer got an empty parameter list: no parameter of {model._get_name()} "
                 f"requires grad (model.requires_grad_(True) unfreezes them)."
             )
-        self.model = model
-        self.tx = tx
+        self._model, self._tx = model, tx
         self._layout, self._edits, self._specs = layout, EDITS[0], layout.specs
         values = jax.tree_util.tree_leaves(model)
         params = {n: values[i] for n, i in zip(layout.names, layout.train_idx, strict=True)}
@@ -127,6 +126,16 @@ class Optimizer:
                 raise ValueError(_changed(self._specs, layout.specs))
             self._layout, self._edits = layout, EDITS[0]
         return self._layout
+
+    @property
+    def model(self) -> Module:
+        """The model this optimizer trains (fixed: a new model needs a new optimizer)."""
+        return self._model
+
+    @property
+    def tx(self) -> Any:
+        """The optax transformation."""
+        return self._tx
 
     # ------------------------------------------------------------------ state
     @property
@@ -309,146 +318,6 @@ def _changed(old: dict, new: dict) -> str:
     )
 
 
-class _LossCall(Module):
-    """The loss as a module, so that ``jaxnn.forward`` collects the buffer updates it makes."""
-
-    def __init__(self, model: Module, fn: Callable[[Module], Any]) -> None:
-        super().__init__()
-        self.model = model
-        self.fn = fn
-
-    def forward(self) -> Any:
-        return self.fn(self.model)
-
-
-def _check_loss(out: Any, has_aux: bool) -> jax.Array:
-    if has_aux:
-        if not (isinstance(out, tuple | list) and len(out) == 2):
-            raise TypeError(
-                f"make_step(loss_fn, has_aux=True): loss_fn must return (loss, aux), got a "
-                f"{type(out).__name__}."
-            )
-        loss = out[0]
-    else:
-        if isinstance(out, tuple | list):
-            raise TypeError(
-                f"loss_fn returned a {type(out).__name__} of {len(out)}; return the scalar "
-                f"loss, or return (loss, aux) and build the step with "
-                f"make_step(loss_fn, has_aux=True)."
-            )
-        loss = out
-    shape, dtype = getattr(loss, "shape", None), getattr(loss, "dtype", None)
-    what = "an array" if isinstance(loss, jax.Array) else f"a {type(loss).__name__}"
-    if shape != () or dtype is None or not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(
-            f"loss_fn must return a scalar floating-point loss (torch: grad can be implicitly "
-            f"created only for scalar outputs), got {what} of shape {shape} and dtype {dtype}. "
-            f"Reduce it: loss.mean(), or a loss with reduction='mean'."
-        )
-    return loss
-
-
-def _pure_step(
-    layout: Layout, opt_treedef: Any, tx: Any, impl: Any, loss_fn: Callable, has_aux: bool
-) -> Callable:
-    """The step as a pure function: ``(donated, const, opt_leaves, key_data, *batch) ->
-    (*new values, new opt_leaves, new key_data, loss_fn's output)``.
-
-    ``donated``/``const`` are the values of the layout's read places; the new values are
-    its ``outputs``. The key travels as raw data (a typed key array is a pytree that jit
-    flattens in Python, some 20 us a call), and only for a model that draws from it: else
-    it is None in and nothing out.
-    """
-    uses_key, treedef, names = layout.uses_key, layout.treedef, layout.names
-    train_idx, buf_idx = layout.train_idx, layout.buf_idx
-
-    def step(donated, const, opt_leaves, key, *args, **kwargs):
-        leaves = _assemble(layout, donated, const)
-        if uses_key:
-            key = jax.random.wrap_key_data(key, impl=impl)
-
-        def loss_and_buffers(train):
-            current = list(leaves)
-            for i, v in zip(train_idx, train, strict=True):
-                current[i] = v
-            model = jax.tree_util.tree_unflatten(treedef, current)
-
-            def call(m):
-                # Dropout layers split their keys off this scope; what is left seeds the
-                # next step (the key itself when nothing drew: no split is compiled).
-                with _random.forward_key(key) as cell:
-                    return loss_fn(m, *args, **kwargs), cell[0]
-
-            (out, next_key), wrapper = _state.forward(_LossCall(model, call))
-            new = jax.tree_util.tree_leaves(wrapper.model)
-            # torch copies a new buffer value into the existing tensor: its dtype stays.
-            buffers = [new[i].astype(leaves[i].dtype) for i in buf_idx]
-            return _check_loss(out, has_aux), (out, buffers, next_key)
-
-        train = [leaves[i] for i in train_idx]
-        grad_fn = jax.value_and_grad(loss_and_buffers, has_aux=True)
-        (_, (out, buffers, key)), grads = grad_fn(train)
-        params = dict(zip(names, train, strict=True))
-        opt_state = jax.tree_util.tree_unflatten(opt_treedef, opt_leaves)
-        updates, opt_state = tx.update(dict(zip(names, grads, strict=True)), opt_state, params)
-        params = optax.apply_updates(params, updates)
-        for i, n in zip(train_idx, names, strict=True):
-            leaves[i] = params[n]
-        for i, b in zip(buf_idx, buffers, strict=True):
-            leaves[i] = b
-        new_opt, new_treedef = jax.tree_util.tree_flatten(opt_state)
-        if new_treedef != opt_treedef:
-            raise TypeError(
-                f"the optimizer's update returned a state of another structure than its init "
-                f"({new_treedef} vs {opt_treedef}); jaxnn.Optimizer needs a transformation "
-                f"whose state keeps its structure, as optax's do."
-            )
-        new = _outputs(layout, leaves)
-        if uses_key:
-            return (*new, new_opt, jax.random.key_data(key), out)
-        return (*new, new_opt, out)
-
-    return step
-
-
-def _assemble(layout: Layout, donated: list, const: list) -> list[Any]:
-    """The model's leaves from the values of its read places (and its static leaves)."""
-    leaves: list[Any] = [None] * layout.treedef.num_leaves
-    for i, v in layout.statics:
-        leaves[i] = v
-    for p, v in zip(layout.donated + layout.const, [*donated, *const], strict=True):
-        for i, a in zip(p.leaves, [v] if p.plain else jax.tree_util.tree_leaves(v), strict=True):
-            leaves[i] = a
-    return leaves
-
-
-def _outputs(layout: Layout, leaves: list[Any]) -> list[Any]:
-    """The values of the layout's outputs (what the written places get) from the leaves."""
-    return [
-        leaves[idx[0]]
-        if plain
-        else jax.tree_util.tree_unflatten(structure, [leaves[i] for i in idx])
-        for plain, structure, idx in layout.outputs
-    ]
-
-
-def _scanned(pure: Callable, layout: Layout, donate: bool) -> Callable:
-    """``pure`` over the leading axis of the batch arguments, in one ``lax.scan``."""
-    n, uses_key, read_route = len(layout.outputs), layout.uses_key, layout.read_route
-
-    def run(donated, const, opt_leaves, key, *xs, **kwargs):
-        def body(carry, batch):
-            out = pure(carry[0], const, carry[1], carry[2], *batch, **kwargs)
-            carry = ([out[k] for k in read_route], out[n], out[n + 1] if uses_key else None)
-            return carry, out[-1]
-
-        (donated, opt_leaves, key), results = jax.lax.scan(body, (donated, opt_leaves, key), xs)
-        new = _outputs(layout, _assemble(layout, donated, const))
-        return (*new, opt_leaves, *([key] if uses_key else []), results)
-
-    return jax.jit(run, donate_argnums=(0, 2, 3) if donate else ())
-
-
 class TrainStep:
     """A training step built by :meth:`Optimizer.make_step`: call it with a batch."""
 
@@ -475,12 +344,11 @@ class TrainStep:
         layout = opt._refresh()
         entry = self._compiled.get(layout.signature)
         if entry is None:
-            pure = _pure_step(layout, opt._treedef, opt.tx, opt._impl, self._loss_fn, self._has_aux)
+            pure = pure_step(layout, opt._treedef, opt.tx, opt._impl, self._loss_fn, self._has_aux)
             entry = (jax.jit(pure, donate_argnums=(0, 2, 3) if self._donate else ()), pure)
             # Keeps the static leaves alive too: the signature compares them by id.
             self._compiled[layout.signature] = entry
-        if self._donate:
-            check_donations(layout)
+        check_shared_arrays(layout)
         self._fn, self._pure, self._layout = entry[0], entry[1], layout
         self._donated = ([p.dict for p in layout.donated], [p.field for p in layout.donated])
         self._const = ([p.dict for p in layout.const], [p.field for p in layout.const])
@@ -522,7 +390,7 @@ class TrainStep:
             raise TypeError("step.scan(*batches) takes arrays stacked along a leading axis.")
         fn = self._scans.get(self._layout.signature)
         if fn is None:
-            fn = _scanned(self._pure, self._layout, self._donate)
+            fn = scanned(self._pure, self._layout, self._donate)
             self._scans[self._layout.signature] = fn
         return self._run(fn, int(jnp.shape(leaves[0])[0]), args, kwargs)
 

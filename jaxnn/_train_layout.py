@@ -221,8 +221,9 @@ def _names_and_kinds(
     return names, kinds
 
 
-def check_donations(layout: Layout) -> None:
-    """Raise if one array object would be passed twice: XLA takes a donated buffer once."""
+def check_shared_arrays(layout: Layout) -> None:
+    """Raise if one array object is two leaves of which one changes: the step would update
+    them apart (and XLA takes a donated buffer once). Frozen ones may repeat."""
     held: dict[int, str] = {}
     donated: set[int] = set()
     for places, is_donated in ((layout.donated, True), (layout.const, False)):
@@ -234,10 +235,9 @@ def check_donations(layout: Layout) -> None:
                 if id(a) in held and (is_donated or id(a) in donated):
                     raise ValueError(
                         f"the same array is held at {held[id(a)]!r} and at "
-                        f"{layout.names_by_leaf[i]!r}, two leaves of the model's pytree: the "
-                        f"step hands each array it updates to XLA once, and would train the "
-                        f"two apart. Tie them as one parameter, or give each its own copy "
-                        f"(`jnp.copy`)."
+                        f"{layout.names_by_leaf[i]!r}, two leaves of the model's pytree: a "
+                        f"training step would update them apart. Tie them as one parameter, "
+                        f"or give each its own copy (`jnp.copy`)."
                     )
                 held.setdefault(id(a), layout.names_by_leaf[i])
                 if is_donated:
