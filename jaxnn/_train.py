@@ -43,6 +43,13 @@ from ._train_pure import pure_step, scanned
 
 __all__ = ["Optimizer", "TrainStep"]
 
+try:  # whether no JAX transformation is tracing (``_module._under_transformation``'s test)
+    from jax._src.core import trace_ctx as _trace_ctx
+
+    _top_level = _trace_ctx.is_top_level
+except (ImportError, AttributeError):  # pragma: no cover - private API moved
+    from jax._src.core import trace_state_clean as _top_level
+
 # C functions the step's write-back is made of (see TrainStep._run).
 _consume = collections.deque(maxlen=0).extend
 _getitem, _setitem = operator.getitem, operator.setitem
@@ -395,6 +402,14 @@ class TrainStep:
         return self._run(fn, int(jnp.shape(leaves[0])[0]), args, kwargs)
 
     def _run(self, fn: Callable, steps: int, args: tuple, kwargs: dict) -> Any:
+        if not _top_level():
+            raise RuntimeError(
+                "a jaxnn.Optimizer step writes the new weights into the model in place, but "
+                "it was called inside a JAX transformation (jax.jit, jax.lax.scan, jax.vmap, "
+                "...), where a model is an immutable value. Call the step outside; "
+                "`step.scan(xs, ys)` runs many steps in one compiled call, and the README's "
+                "explicit step (nn.pack) is the pure function to put inside your own."
+            )
         opt = self._opt
         if kwargs:
             fn = functools.partial(fn, **kwargs)

@@ -240,10 +240,15 @@ def test_edits_between_steps_are_seen():
         step(x, jnp.zeros(8, jnp.int32))
 
 
-def test_in_place_edit_inside_the_loss_raises():
+def test_in_place_edits_inside_transformations_raise():
+    """DESIGN rule 2: the loss cannot edit the model, the step cannot run under jit."""
+    x, y = map(jnp.asarray, _batches(1)[0])
     step = nn.Optimizer(_bn_net(nn), optax.sgd(0.1)).make_step(lambda m, x, y: _ce(m.eval(), x, y))
     with pytest.raises(RuntimeError, match="inside a JAX transformation"):
-        step(*map(jnp.asarray, _batches(1)[0]))
+        step(x, y)
+    step = nn.Optimizer(_bn_net(nn), optax.sgd(0.1)).make_step(_ce)
+    with pytest.raises(RuntimeError, match="step.scan"):
+        jax.jit(step)(x, y)
 
 
 def test_donation_and_tied_arrays():
