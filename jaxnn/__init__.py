@@ -25,6 +25,8 @@ from ._state import forward as forward
 from ._state import functional_call as functional_call
 from ._summary import Summary as Summary
 from ._summary import summary as summary
+from ._train import Optimizer as Optimizer
+from ._train import TrainStep as TrainStep
 from .interop import CheckpointError as CheckpointError
 from .interop import from_torch as from_torch
 from .interop import load as load

@@ -74,11 +74,18 @@ def _initialising(module: Any) -> bool:
     return _EQX_INITIALISING is not None and module in _EQX_INITIALISING
 
 
-def check_mutable(module: Module, verb: str, *values: Any) -> None:
+# How many in-place edits have passed ``check_mutable`` in this process. Code that keeps a
+# view of a model between calls (``jaxnn.Optimizer``'s step: where each array lives, which
+# ones train) compares it with one integer instead of walking the model on every call.
+EDITS = [0]
+
+
+def check_mutable(module: Module, verb: str, *values: Any, changes: bool = True) -> None:
     """Raise if ``verb`` would edit ``module`` in place inside a JAX transformation.
 
     A module still inside its own ``__init__`` is being built, not edited: building a model
-    inside ``jit`` is fine.
+    inside ``jit`` is fine. Every edit that passes and ``changes`` something counts in
+    ``EDITS``.
     """
     if _initialising(module):
         return
@@ -92,6 +99,8 @@ def check_mutable(module: Module, verb: str, *values: Any) -> None:
             f"part, `jaxnn.functional_call(model, params_and_buffers, args)` to run with other "
             f"arrays, or `out, model = jaxnn.forward(model, x)` to get updated buffers back."
         )
+    if changes:
+        EDITS[0] += 1
 
 
 def _is_torch(value: Any, kind: str = "Tensor") -> bool:
@@ -590,8 +599,10 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     def train(self, mode: bool = True) -> Module:
         if not isinstance(mode, bool):
             raise ValueError(f"training mode is expected to be boolean, got {mode!r}.")
-        check_mutable(self, "train")
-        for m in self.modules():
+        modules = list(self.modules())
+        # model.train() at every step (a torch habit) changes nothing after the first.
+        check_mutable(self, "train", changes=any(m.training is not mode for m in modules))
+        for m in modules:
             object.__setattr__(m, "training", mode)
         return self
 
@@ -797,10 +808,11 @@ jax.tree_util.register_pytree_with_keys(
 
 _OPTIMIZER_HINT = (
     "model.{what} is an iterator over the parameter arrays, for reading them "
-    "(sum(p.size for p in model.parameters())). JAX optimizers take the learning rate and "
-    "a pytree of parameters, and return new values instead of editing the model: "
-    "`opt = optax.adam(1e-3)`, `params, rest = eqx.partition(model, nn.trainable(model))`, "
-    "`opt_state = opt.init(params)` (the README's training step shows the rest)."
+    "(sum(p.size for p in model.parameters())). jaxnn's optimizer takes the model itself: "
+    "`opt = nn.Optimizer(model, optax.adam(1e-3))`, then `step = opt.make_step(loss_fn)` "
+    "and `loss = step(x, y)` (the README's quick start). optax's own functions take a pytree "
+    "of parameters and return new values: `params, rest = eqx.partition(model, "
+    "nn.trainable(model))`, `opt_state = optax.adam(1e-3).init(params)`."
 )
 
 
