@@ -25,6 +25,8 @@ from ._state import forward as forward
 from ._state import functional_call as functional_call
 from ._summary import Summary as Summary
 from ._summary import summary as summary
+from ._uninitialized import UninitializedBuffer as UninitializedBuffer
+from ._uninitialized import UninitializedParameter as UninitializedParameter
 from .interop import CheckpointError as CheckpointError
 from .interop import from_torch as from_torch
 from .interop import load as load
@@ -63,6 +65,7 @@ from .modules.activation import Threshold as Threshold
 from .modules.attention import *
 from .modules.conv import *
 from .modules.dropout import *
+from .modules.lazy import *
 from .modules.linear import Bilinear as Bilinear
 from .modules.linear import Flatten as Flatten
 from .modules.linear import Identity as Identity
