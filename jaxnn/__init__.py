@@ -75,6 +75,7 @@ from .modules.linear import Unflatten as Unflatten
 from .modules.loss import *
 from .modules.loss_binary import *
 from .modules.loss_embedding import *
+from .modules.loss_linear import *
 from .modules.loss_margin import *
 from .modules.loss_regression import *
 from .modules.normalization import *

@@ -13,6 +13,7 @@ from ._distance import *
 from ._dropout import *
 from ._linear import *
 from ._loss import *
+from ._loss_linear import *
 from ._normalization import *
 from ._pooling import *
 from ._sparse import *
