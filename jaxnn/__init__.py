@@ -81,6 +81,7 @@ from .modules.loss_regression import *
 from .modules.normalization import *
 from .modules.padding import *
 from .modules.pooling import *
+from .modules.pooling_fractional import *
 from .modules.recurrent import *
 from .modules.shape import *
 from .modules.sparse import *

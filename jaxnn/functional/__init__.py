@@ -16,5 +16,6 @@ from ._loss import *
 from ._loss_linear import *
 from ._normalization import *
 from ._pooling import *
+from ._pooling_fractional import *
 from ._sparse import *
 from ._vision import *
