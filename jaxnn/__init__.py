@@ -62,6 +62,7 @@ from .modules.activation import Softsign as Softsign
 from .modules.activation import Tanh as Tanh
 from .modules.activation import Tanhshrink as Tanhshrink
 from .modules.activation import Threshold as Threshold
+from .modules.activation_random import *
 from .modules.attention import *
 from .modules.conv import *
 from .modules.dropout import *

@@ -6,9 +6,11 @@ in its own file and lists its public names in ``__all__``.
 """
 
 from ._activation import *
+from ._activation_random import *
 from ._attention import *
 from ._attention_mha import *
 from ._conv import *
+from ._conv_tbc import *
 from ._distance import *
 from ._dropout import *
 from ._linear import *

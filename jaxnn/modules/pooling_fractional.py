@@ -25,6 +25,7 @@ class _FractionalMaxPoolNd(Module):
     output_ratio: tuple[float, ...] | None = eqx.field(static=True)
 
     _n = 0
+    _uses_key = True  # containers hand it a key (random window steps)
 
     def __init__(
         self,
