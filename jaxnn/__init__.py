@@ -63,6 +63,7 @@ from .modules.activation import Tanh as Tanh
 from .modules.activation import Tanhshrink as Tanhshrink
 from .modules.activation import Threshold as Threshold
 from .modules.activation_random import *
+from .modules.adaptive import *
 from .modules.attention import *
 from .modules.conv import *
 from .modules.dropout import *
@@ -80,6 +81,7 @@ from .modules.loss_linear import *
 from .modules.loss_margin import *
 from .modules.loss_regression import *
 from .modules.normalization import *
+from .modules.normalization_extra import *
 from .modules.padding import *
 from .modules.pooling import *
 from .modules.pooling_fractional import *
