@@ -206,6 +206,7 @@ def linear_cross_entropy(
             "ignore_index=None."
         )
     ignore = -100 if ignore_index is None else int(ignore_index)
+    options = _as_options(options)
     if options is not None:
         integer = jnp.issubdtype(target.dtype, jnp.integer)
         if out_features or label_smoothing != 0.0 or not integer:
@@ -236,6 +237,23 @@ def linear_cross_entropy(
         ignore_index=ignore,
         label_smoothing=label_smoothing,
     )
+
+
+def _as_options(options: Any) -> LinearCrossEntropyOptions | None:
+    """jaxnn's options; torch's ``nn.LinearCrossEntropyOptions`` (ported code) is read field
+    by field, its ``acc_dtype`` (a torch dtype) by name."""
+    if options is None or isinstance(options, LinearCrossEntropyOptions):
+        return options
+    names = [f.name for f in dataclasses.fields(LinearCrossEntropyOptions)]
+    if not all(hasattr(options, n) for n in names):
+        raise TypeError(
+            f"options must be a LinearCrossEntropyOptions or None, got "
+            f"{type(options).__name__}; build it with F.LinearCrossEntropyOptions(...)."
+        )
+    values = {n: getattr(options, n) for n in names}
+    if values["acc_dtype"] is not None:
+        values["acc_dtype"] = jnp.dtype(str(values["acc_dtype"]).removeprefix("torch."))
+    return LinearCrossEntropyOptions(**values)
 
 
 def _chunked(input, linear_weight, target, bias, weight, reduction, ignore, options):

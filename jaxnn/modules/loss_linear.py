@@ -9,7 +9,7 @@ import equinox as eqx
 import jax
 
 from .. import functional as F
-from ..functional._loss_linear import LinearCrossEntropyOptions
+from ..functional._loss_linear import LinearCrossEntropyOptions, _as_options
 from .linear import Linear
 from .loss import _WeightedLoss
 
@@ -81,11 +81,7 @@ class LinearCrossEntropyLoss(_WeightedLoss):
             raise ValueError(
                 f"expected label_smoothing to be in range [0, 1], got {label_smoothing}"
             )
-        if options is not None and not isinstance(options, LinearCrossEntropyOptions):
-            raise TypeError(
-                f"options must be a LinearCrossEntropyOptions or None, got "
-                f"{type(options).__name__}; build it with nn.LinearCrossEntropyOptions(...)."
-            )
+        options = _as_options(options)
         super().__init__(weight, None, None, reduction)
         self.num_classes = num_classes
         self.out_features = tuple(out_features)

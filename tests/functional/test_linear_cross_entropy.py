@@ -108,6 +108,17 @@ def test_unbatched_chunked_and_all_ignored():
     assert bool(jnp.isnan(loss)) and all(bool(jnp.all(a == 0)) for a in g)
 
 
+def test_torch_options_are_read():
+    topts = tnn.LinearCrossEntropyOptions(batch_chunk_size=2, acc_dtype=torch.float32)
+    out = F.linear_cross_entropy(X, W, T, options=topts)
+    ref = TF.linear_cross_entropy(
+        torch.from_numpy(X), torch.from_numpy(W), torch.from_numpy(T), options=topts
+    )
+    np.testing.assert_allclose(out, ref.numpy(), rtol=1e-5)
+    with pytest.raises(TypeError, match="options must be a LinearCrossEntropyOptions"):
+        F.linear_cross_entropy(X, W, T, options={"batch_chunk_size": 2})
+
+
 def test_chunked_path_never_materialises_the_logits():
     n, h, c, chunk = 64, 4, 1000, 8
     opts = F.LinearCrossEntropyOptions(batch_chunk_size=chunk)
