@@ -37,7 +37,6 @@ OMITTED_FUNCTIONS = {
     "assert_int_or_pair": "torch's internal argument check of fold/unfold",
     "scaled_mm": "FP8/MX block-scaled CUDA GEMM with swizzled scale layouts: use jax.nn.scaled_matmul",
     "scaled_grouped_mm": "FP8/MX block-scaled grouped CUDA GEMM: use jax.nn.scaled_matmul per group",
-    "grouped_mm": "MoE grouped GEMM with CUDA layout rules: use jax.lax.ragged_dot (not wrapped yet)",
 }
 
 

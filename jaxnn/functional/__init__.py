@@ -13,6 +13,7 @@ from ._conv import *
 from ._conv_tbc import *
 from ._distance import *
 from ._dropout import *
+from ._grouped_mm import *
 from ._linear import *
 from ._loss import *
 from ._loss_linear import *

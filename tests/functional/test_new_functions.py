@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import torch
 import torch.nn as tnn
 import torch.nn.functional as TF
 
@@ -106,3 +107,25 @@ def test_native_channel_shuffle_and_nllloss2d():
         jmod = nn.NLLLoss2d(ignore_index=1)
     tmod.register_forward_pre_hook(lambda m, args: (args[0], args[1].long()))
     check_module(tmod, jmod, [randn(2, 3, 4, 5), t])
+
+
+# (a shape, b shape, offs, what torch defines, what it leaves uninitialised - zeros here)
+GROUPED = [
+    ("2d-3d", (12, 8), (3, 8, 4), [2, 6, 9], np.s_[:9], np.s_[9:]),
+    ("3d-3d", (3, 4, 8), (3, 8, 4), None, np.s_[:], np.s_[:0]),
+    ("2d-2d", (4, 12), (12, 8), [4, 6, 8], np.s_[:], np.s_[:0]),
+    ("3d-2d", (3, 4, 8), (8, 12), [4, 6, 8], np.s_[:, :8], np.s_[:, 8:]),
+]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "offs", "defined", "rest"), [c[1:] for c in GROUPED], ids=[c[0] for c in GROUPED]
+)
+def test_grouped_mm(a, b, offs, defined, rest):
+    a, b = randn(*a), randn(*b, seed=1)
+    o = None if offs is None else np.array(offs, np.int32)
+    to = None if o is None else torch.from_numpy(o)
+    ref = TF.grouped_mm(torch.from_numpy(a), torch.from_numpy(b), offs=to).numpy()
+    out = np.asarray(jax.jit(lambda a, b, o: F.grouped_mm(a, b, offs=o))(a, b, o))
+    np.testing.assert_allclose(out[defined], ref[defined], rtol=1e-5, atol=1e-5)
+    assert not out[rest].any()

@@ -33,7 +33,7 @@ hinge_embedding_loss soft_margin_loss multilabel_margin_loss multilabel_soft_mar
 multi_margin_loss cosine_embedding_loss triplet_margin_loss ctc_loss
 fractional_max_pool2d fractional_max_pool3d fractional_max_pool2d_with_indices
 fractional_max_pool3d_with_indices rrelu gumbel_softmax linear_cross_entropy conv_tbc
-native_channel_shuffle
+native_channel_shuffle grouped_mm
 """.split()
 
 # torch builtins without a Python signature: (name, parameters as documented for 2.13).
