@@ -52,7 +52,9 @@ def _entries(module) -> dict[str, str]:
     return out
 
 
-@pytest.mark.parametrize(("name", "args", "kwargs", "shape"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "args", "kwargs", "shape"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_first_call_matches_torch(name, args, kwargs, shape):
     tmod, jmod = _build(name, args, kwargs)
     assert repr(jmod) == repr(tmod)
@@ -148,7 +150,11 @@ def test_forward_returns_buffers_at_the_first_call():
         ("LazyConvTranspose2d", (4, 3), lambda: tnn.ConvTranspose2d(6, 4, 3, groups=2)),
         ("LazyConv1d", (4, 3), lambda: tnn.Conv1d(6, 4, 3, groups=2)),
         ("LazyBatchNorm1d", (), lambda: tnn.BatchNorm1d(5)),
-        ("LazyInstanceNorm2d", (), lambda: tnn.InstanceNorm2d(3, affine=True, track_running_stats=True)),
+        (
+            "LazyInstanceNorm2d",
+            (),
+            lambda: tnn.InstanceNorm2d(3, affine=True, track_running_stats=True),
+        ),
     ],
 )
 def test_load_state_dict_materialises(name, args, full):
@@ -166,8 +172,12 @@ def test_load_state_dict_materialises(name, args, full):
 
 def test_load_state_dict_checks_shapes_and_partial_loads():
     lazy = nn.LazyLinear(4)
-    with pytest.raises(RuntimeError, match=r"size mismatch for bias: .*torch.Size\(\[5\]\).*torch.Size\(\[4\]\)"):
-        lazy.load_state_dict({"weight": np.ones((5, 3), np.float32), "bias": np.ones(5, np.float32)})
+    with pytest.raises(
+        RuntimeError, match=r"size mismatch for bias: .*torch.Size\(\[5\]\).*torch.Size\(\[4\]\)"
+    ):
+        lazy.load_state_dict(
+            {"weight": np.ones((5, 3), np.float32), "bias": np.ones(5, np.float32)}
+        )
     assert repr(lazy) == "LazyLinear(in_features=0, out_features=4, bias=True)"
     # A bias alone does not say in_features: the module stays lazy and keeps the bias.
     result = lazy.load_state_dict({"bias": np.arange(4, dtype=np.float32)}, strict=False)
@@ -196,10 +206,22 @@ def test_instance_norm_unbatched_reads_the_channels():
 @pytest.mark.parametrize(
     ("module", "shape", "match"),
     [
-        (lambda: nn.LazyConv2d(4, 3), (2, 3), r"Expected 3D \(unbatched\) or 4D \(batched\) input to LazyConv2d"),
-        (lambda: nn.LazyBatchNorm2d(), (2, 3, 4), r"LazyBatchNorm2d .* takes an input of 4D, got 3D"),
+        (
+            lambda: nn.LazyConv2d(4, 3),
+            (2, 3),
+            r"Expected 3D \(unbatched\) or 4D \(batched\) input to LazyConv2d",
+        ),
+        (
+            lambda: nn.LazyBatchNorm2d(),
+            (2, 3, 4),
+            r"LazyBatchNorm2d .* takes an input of 4D, got 3D",
+        ),
         (lambda: nn.LazyLinear(2), (), r"LazyLinear reads in_features .* 0-d"),
-        (lambda: nn.LazyConv2d(4, 3, groups=2), (1, 3, 5, 5), r"in_channels must be divisible by groups"),
+        (
+            lambda: nn.LazyConv2d(4, 3, groups=2),
+            (1, 3, 5, 5),
+            r"in_channels must be divisible by groups",
+        ),
     ],
 )
 def test_input_errors(module, shape, match):
@@ -207,3 +229,11 @@ def test_input_errors(module, shape, match):
     with pytest.raises((ValueError, RuntimeError), match=match):
         m(jnp.ones(shape))
     assert type(m).__name__.startswith("Lazy")
+
+
+def test_from_torch_keeps_placeholders():
+    tmodel = tnn.Sequential(tnn.LazyConv2d(4, 3), tnn.LazyBatchNorm2d(), tnn.LazyLinear(2))
+    model = nn.from_torch(tmodel)
+    assert repr(model) == repr(tmodel) and _entries(model) == _entries(tmodel)
+    nn.forward(model.eval(), jnp.ones((1, 3, 5, 5)))
+    assert repr(model[0]) == "Conv2d(3, 4, kernel_size=(3, 3), stride=(1, 1))"
