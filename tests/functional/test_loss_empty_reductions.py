@@ -94,8 +94,22 @@ CASES = [
 ]
 
 
+# Variations CI samples; all run with --long.
+LONG_IDS = {
+    "nll-weight-all-ignored",
+    "ce-all-ignored-sum",
+    "ce-some-ignored-smoothing",
+    "ce-zero-class-weight-smoothing",
+    "ce-probs-zero-weight",
+}
+
+
 @pytest.mark.parametrize(
-    ("jfn", "tfn", "args", "kwargs"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+    ("jfn", "tfn", "args", "kwargs"),
+    [
+        pytest.param(*c[1:], id=c[0], marks=[pytest.mark.long] if c[0] in LONG_IDS else [])
+        for c in CASES
+    ],
 )
 def test_empty_reduction_matches_torch(jfn: Any, tfn: Any, args: list, kwargs: dict) -> None:
     check_function(jfn, _long(tfn), args, kwargs)

@@ -20,7 +20,9 @@ X = randn(3, 4, 5)
 X[0, 0, :2] = 0.0  # torch's slope gradient at 0
 
 
-@pytest.mark.parametrize(("lower", "upper"), [(1 / 8, 1 / 3), (0.2, 0.2)])
+@pytest.mark.parametrize(
+    ("lower", "upper"), [(1 / 8, 1 / 3), pytest.param(0.2, 0.2, marks=pytest.mark.long)]
+)
 def test_rrelu_eval_parity(lower, upper):
     check_function(F.rrelu, TF.rrelu, [X, lower, upper])
 
@@ -53,7 +55,7 @@ def test_rrelu_module():
     with pytest.raises(ValueError, match="pass key="):
         jmod(jnp.asarray(X))
     # a container hands the key down
-    seq = nn.Sequential(nn.Linear(5, 5), nn.RReLU())
+    seq = nn.Sequential(nn.RReLU(), nn.Identity())
     assert seq(jnp.asarray(X), key=jax.random.key(0)).shape == X.shape
 
 
@@ -88,7 +90,7 @@ def test_softmax2d():
         nn.Softmax2d()(jnp.ones((3, 4)))
 
 
-@pytest.mark.parametrize("pad", [0, 2])
+@pytest.mark.parametrize("pad", [pytest.param(0, marks=pytest.mark.long), 2])
 def test_conv_tbc(pad):
     check_function(
         F.conv_tbc, TF.conv_tbc, [randn(7, 2, 3), randn(3, 3, 4, seed=1), randn(4, seed=2), pad]
@@ -112,14 +114,15 @@ def test_native_channel_shuffle_and_nllloss2d():
 # (a shape, b shape, offs, what torch defines, what it leaves uninitialised - zeros here)
 GROUPED = [
     ("2d-3d", (12, 8), (3, 8, 4), [2, 6, 9], np.s_[:9], np.s_[9:]),
-    ("3d-3d", (3, 4, 8), (3, 8, 4), None, np.s_[:], np.s_[:0]),
-    ("2d-2d", (4, 12), (12, 8), [4, 6, 8], np.s_[:], np.s_[:0]),
+    ("3d-3d", (3, 4, 8), (3, 8, 4), None, np.s_[:], np.s_[:0], pytest.mark.long),
+    ("2d-2d", (4, 12), (12, 8), [4, 6, 8], np.s_[:], np.s_[:0], pytest.mark.long),
     ("3d-2d", (3, 4, 8), (8, 12), [4, 6, 8], np.s_[:, :8], np.s_[:, 8:]),
 ]
 
 
 @pytest.mark.parametrize(
-    ("a", "b", "offs", "defined", "rest"), [c[1:] for c in GROUPED], ids=[c[0] for c in GROUPED]
+    ("a", "b", "offs", "defined", "rest"),
+    [pytest.param(*c[1:6], id=c[0], marks=c[6:]) for c in GROUPED],
 )
 def test_grouped_mm(a, b, offs, defined, rest):
     a, b = randn(*a), randn(*b, seed=1)

@@ -16,7 +16,12 @@ RBG = jax.random.key(0, impl="rbg")
 
 
 @pytest.mark.parametrize(
-    ("size", "channels"), [(3, 6), (2, 5), pytest.param(8, 3, marks=pytest.mark.long)]
+    ("size", "channels"),
+    [
+        (3, 6),
+        pytest.param(2, 5, marks=pytest.mark.long),
+        pytest.param(8, 3, marks=pytest.mark.long),
+    ],
 )
 def test_cross_map_lrn2d(size, channels):
     # torch's forward and its own (not the forward's exact) backward
