@@ -25,6 +25,7 @@ import numpy as np
 
 from . import _fields, _random, _state
 from ._fields import _KIND, is_array
+from ._uninitialized import is_lazy
 
 _EqxMeta = type(eqx.Module)
 
@@ -348,7 +349,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             value = self.__dict__.get(f.name)
             if isinstance(value, Module):
                 children.append((f.name, value, "module"))
-            elif is_array(value):
+            elif is_array(value) or is_lazy(value):
                 kind = f.metadata.get(_KIND)
                 reg = dict(registered).get(f.name)
                 if kind == "buffer" or reg is not None:
@@ -552,15 +553,28 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         unexpected = [k for k in state_dict if k not in expected]
         errors = []
         updates = []
+        # A lazy module's placeholders take the checkpoint's shapes (torch's _lazy_load_hook);
+        # the module says which shapes its other entries must then have.
+        lazy: dict[int, tuple[Module, dict[str, tuple[int, ...]]]] = {}
+        for key, targets in expected.items():
+            for owner, name, current in targets:
+                if is_lazy(current) and key in state_dict:
+                    loaded = tuple(np.shape(state_dict[key]))
+                    lazy.setdefault(id(owner), (owner, {}))[1][name] = loaded
+        lazy_shapes = {i: owner._lazy_shapes_for(loaded) for i, (owner, loaded) in lazy.items()}
         for key, targets in expected.items():
             if key not in state_dict:
                 continue
             value = _to_array(state_dict[key], key, None if assign else targets[0][2].dtype)
             for owner, name, current in targets:
-                if tuple(value.shape) != tuple(current.shape):
+                if is_lazy(current):
+                    want = lazy_shapes[id(owner)].get(name, tuple(value.shape))
+                else:
+                    want = tuple(current.shape)
+                if tuple(value.shape) != tuple(want):
                     errors.append(
                         f"size mismatch for {key}: copying a param with shape {_shape_str(value.shape)} "
-                        f"from checkpoint, the shape in current model is {_shape_str(current.shape)}."
+                        f"from checkpoint, the shape in current model is {_shape_str(want)}."
                     )
                     break
                 new = value if assign else value.astype(current.dtype)
@@ -593,6 +607,8 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             )
         for owner, name, new in updates:
             owner._set_member(name, new)
+        for owner, _ in lazy.values():
+            owner._lazy_loaded()
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ modes and dtypes

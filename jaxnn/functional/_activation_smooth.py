@@ -153,7 +153,8 @@ def silu(input: jax.Array, inplace: bool = False) -> jax.Array:
     >>> [round(v, 4) for v in F.silu(jnp.array([-1.0, 1.0])).tolist()]
     [-0.2689, 0.7311]
     """
-    check_input_dtype(input, "silu")
+    if not jnp.iscomplexobj(input):  # torch computes the complex forward too
+        check_input_dtype(input, "silu")
     return input * jax.nn.sigmoid(input)
 
 
@@ -251,7 +252,8 @@ def softsign(input: jax.Array) -> jax.Array:
     >>> F.softsign(jnp.array([-3.0, 1.0]))
     Array([-0.75,  0.5 ], dtype=float32)
     """
-    check_input_dtype(input, "softsign", allow_int=True)
+    if not jnp.iscomplexobj(input):  # torch computes the complex forward too
+        check_input_dtype(input, "softsign", allow_int=True)
     return input / (jnp.abs(input) + 1.0)
 
 
@@ -269,7 +271,8 @@ def tanhshrink(input: jax.Array) -> jax.Array:
     >>> F.tanhshrink(jnp.array([0.0, 1.0])).round(4)
     Array([0.    , 0.2384], dtype=float32)
     """
-    check_input_dtype(input, "tanhshrink", allow_int=True)
+    if not jnp.iscomplexobj(input):  # torch computes the complex forward too
+        check_input_dtype(input, "tanhshrink", allow_int=True)
     return input - jnp.tanh(input)
 
 

@@ -85,7 +85,13 @@ def warn_size_mismatch(input: jax.Array, target: jax.Array) -> None:
 
 
 def torch_abs(x: jax.Array) -> jax.Array:
-    """``|x|`` with torch's gradient ``sign(x)``: 0 at 0 and at NaN; ``jnp.abs`` gives 1 at 0."""
+    """``|x|`` with torch's gradient ``sign(x)``: 0 at 0 and at NaN; ``jnp.abs`` gives 1 at 0.
+
+    A complex ``x`` has a real modulus (torch's l1_loss of complex inputs); JAX's gradient
+    of ``jnp.abs`` there is already 0 at 0.
+    """
+    if jnp.iscomplexobj(x):
+        return jnp.abs(x)
     return x * jax.lax.stop_gradient(torch_sign(x))
 
 
