@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _random
+from . import _random, _sharing
 
 __all__ = [
     "calculate_gain",
@@ -331,3 +331,23 @@ def sparse_(
     perms = jax.vmap(lambda k: jax.random.permutation(k, rows))(jax.random.split(k_perm, cols))
     zero = (perms < num_zeros).T  # (rows, cols): num_zeros True per column
     return jnp.where(zero, jnp.zeros((), dtype), values)
+
+
+def _fills_in_place(fn: Any) -> Any:
+    """torch's initialisers fill their tensor in place, so every place that holds it (weight
+    tying: ``self.out.weight = self.emb.weight``) sees the new values. The jaxnn spelling,
+    ``m.weight = init.normal_(m.weight)``, replaces the array at one place; recording that the
+    result replaces the argument lets jaxnn give it to the other places too (``_sharing``)."""
+
+    @functools.wraps(fn)
+    def init_in_place(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        out = fn(tensor, *args, **kwargs)
+        _sharing.written(tensor, out)
+        return out
+
+    return init_in_place
+
+
+for _name in __all__:
+    if _name.endswith("_"):
+        globals()[_name] = _fills_in_place(globals()[_name])
