@@ -22,6 +22,9 @@ made by unflatten matches its treedef and starts fresh. A pair whose two places 
 hold the same object (the user untied them) is found when flattening and the table is
 recomputed. A model without sharing pays one identity test per module flatten.
 
+In-place writes to a shared array (``w = init.normal_(w)`` through one use, ``load_state_dict``
+or ``.to()`` on a submodule) reach its other uses through ``_sharing_writes``.
+
 Equinox generates a flatten and an unflatten per class and registers them when the class is
 created; jaxnn classes register the ones generated here instead (``registering``), which add
 the share table to the same per-field code. ``benchmarks`` and ``nn.pack`` rely on flatten
@@ -34,13 +37,13 @@ import contextlib
 import dataclasses
 import sys
 import threading
-import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import jax
 import jax.tree_util as jtu
 
+from . import _sharing_writes as _writes
 from ._fields import is_array
 
 
@@ -77,6 +80,7 @@ class _Missing:
 
 
 _MISSING = _Missing()
+MISSING = _MISSING  # what ``lookup`` gives for a place that is not there
 jtu.register_pytree_node(_Missing, lambda _: ((), None), lambda _, __: _MISSING)
 
 
@@ -147,23 +151,23 @@ _IS_MODULE: dict[type, bool] = {}
 _TIEABLE: dict[type, bool] = {}
 
 
-def _is_module(value: Any) -> bool:
+def is_module(value: Any) -> bool:
     kind = _IS_MODULE.get(type(value))
     if kind is None:
         kind = _IS_MODULE[type(value)] = isinstance(value, _module_type)
     return kind
 
 
-def _tieable(value: Any) -> bool:
+def tieable(value: Any) -> bool:
     kind = _TIEABLE.get(type(value))
     if kind is None:
         kind = _TIEABLE[type(value)] = isinstance(value, _module_type) or is_array(value)
     return kind
 
 
-def _members(module: Any) -> Iterator[tuple[str, Any]]:
+def members(module: Any) -> Iterator[tuple[str, Any]]:
     for key, value, _ in module._stored_members():
-        if _tieable(value):
+        if tieable(value):
             yield key, value
 
 
@@ -172,7 +176,7 @@ def lookup(module: Any, path: tuple) -> Any:
     for key in path:
         if module is _TIED:
             return _TIED
-        if not _is_module(module):
+        if not is_module(module):
             return _MISSING
         try:
             module = module._get_member(key)
@@ -187,12 +191,12 @@ def _compute(module: Any, old: Any) -> Any:
     pairs: list[tuple] = []
 
     def walk(m: Any, prefix: tuple) -> None:
-        for key, value in _members(m):
+        for key, value in members(m):
             path = (*prefix, key)
             seen = first.get(id(_origin(value)))
             if seen is None:
                 first[id(_origin(value))] = path
-                if _is_module(value):
+                if is_module(value):
                     walk(value, path)
             elif len(path) == 1 or len(seen) == 1 or path[0] != seen[0]:
                 pairs.append((path, seen))  # else the child holding both records it
@@ -206,12 +210,12 @@ def _compute(module: Any, old: Any) -> Any:
         for pair in old.pairs:
             if pair not in found:
                 a, b = lookup(module, pair[0]), lookup(module, pair[1])
-                if a is b and a is not _MISSING and a is not _TIED and not _tieable(a):
+                if a is b and a is not _MISSING and a is not _TIED and not tieable(a):
                     pairs.append(pair)
     if not pairs:
         return _NS["EMPTY"]
     table = tuple(sorted(pairs))
-    _register(module, table)
+    _writes.register(module, table)
     return _Table(table, _NS["EMPTY"])
 
 
@@ -220,8 +224,8 @@ def ensure_fresh(module: Any) -> None:
     settling in-place writes, see ``written``)."""
     if is_fresh(module.__dict__.get("_share")):
         return
-    if _LINEAGE:
-        settle(module)
+    if _writes.LINEAGE:
+        _writes.settle(module)
     _refresh(module, False)
 
 
@@ -229,167 +233,10 @@ def _refresh(module: Any, force: bool) -> None:
     share = module.__dict__.get("_share")
     if not force and is_fresh(share):
         return
-    for _, value in _members(module):
-        if _is_module(value):
+    for _, value in members(module):
+        if is_module(value):
             _refresh(value, False)
     module.__dict__["_share"] = _compute(module, share)
-
-
-# ---------------------------------------------------------------------------- in-place writes
-# torch writes a new value into a tensor in place (nn.init.normal_(w), load_state_dict,
-# .to()); every place that holds the tensor sees it, also places outside the module the
-# write went through (m.out.load_state_dict(...) when out.weight is tied to emb.weight).
-# jaxnn writes by replacing the array at the places it can reach and logs the replacement
-# here: an array and all the arrays that replaced it in place form one lineage (an int
-# token). ``settle`` gives every place below a module the newest array of its lineage
-# present there. Entries hold weak references and vanish with their arrays.
-_LINEAGE: dict[int, tuple[Any, int, int]] = {}  # id(array) -> (ref(array), token, seq)
-_counter = [0]
-
-
-def _forget(key: int) -> None:
-    entry = _LINEAGE.get(key)
-    if entry is not None and entry[0]() is None:
-        del _LINEAGE[key]
-
-
-def _entry(value: Any) -> tuple[int, int] | None:
-    entry = _LINEAGE.get(id(value))
-    if entry is None or entry[0]() is not value:
-        return None
-    return entry[1], entry[2]
-
-
-def _log(value: Any, token: int, seq: int) -> None:
-    key = id(value)
-    try:
-        _LINEAGE[key] = (weakref.ref(value, lambda _, k=key: _forget(k)), token, seq)
-    except TypeError:  # pragma: no cover - an array type without weak references
-        pass
-
-
-def written(old: Any, new: Any) -> None:
-    """``new`` is ``old`` overwritten in place: places holding ``old`` take ``new`` when settled."""
-    if new is old or not (is_array(old) and is_array(new)):
-        return
-    _counter[0] += 1
-    known = _entry(old)
-    if known is None:
-        known = (_counter[0], 0)
-        _log(old, *known)
-    _log(new, known[0], _counter[0])
-
-
-# Where each array that a share table ties lives: the table's module and the two paths
-# below it. A write through one place must reach the other at once (not only when the model
-# is next used), but only in that model: value copies (nn.forward's result, eqx.combine,
-# jaxnn.edit) hold the same arrays in other modules and must not change. Filled when a table
-# is made or unflattened, so only models with ties pay for it.
-_PLACES: dict[int, tuple[Any, list[tuple[Any, tuple, tuple]]]] = {}
-
-
-def _unplace(key: int) -> None:
-    entry = _PLACES.get(key)
-    if entry is not None and entry[0]() is None:
-        del _PLACES[key]
-
-
-def _register(module: Any, pairs: tuple) -> None:
-    for later, first in pairs:
-        value = lookup(module, first)
-        if _tieable(value) and not _is_module(value):
-            _add_place(value, module, later, first)
-
-
-def _add_place(value: Any, module: Any, later: tuple, first: tuple) -> None:
-    entry = _PLACES.get(id(value))
-    if entry is None or entry[0]() is not value:
-        key = id(value)
-        try:
-            ref = weakref.ref(value, lambda _, k=key: _unplace(k))
-        except TypeError:  # pragma: no cover - an array type without weak references
-            return
-        entry = _PLACES[key] = (ref, [])
-    tables = entry[1]
-    tables[:] = [t for t in tables if t[0]() is not None]  # models that are gone
-    if not any(t[0]() is module and t[1] == later and t[2] == first for t in tables):
-        tables.append((weakref.ref(module), later, first))
-
-
-def _tied_places(holder: Any, key: str, value: Any) -> list[tuple[Any, str]]:
-    """Every place ``(module, key)`` that holds ``value`` tied to ``holder.key`` (``value``
-    being the array that place holds, or held until the edit now being made), in each model
-    whose share table says so."""
-    entry = _PLACES.get(id(value))
-    if entry is None or entry[0]() is not value:
-        return []
-    out: list[tuple[Any, str]] = []
-    for top in {id(t[0]()): t[0]() for t in entry[1] if t[0]() is not None}.values():
-        paths = {p for t in entry[1] if t[0]() is top for p in t[1:]}
-        if not any(lookup(top, p[:-1]) is holder and p[-1] == key for p in paths):
-            continue  # the edited place is not in this model
-        for p in paths:
-            other = lookup(top, p[:-1])
-            if _is_module(other) and not (other is holder and p[-1] == key):
-                if lookup(other, p[-1:]) is value and (other, p[-1]) not in out:
-                    out.append((other, p[-1]))
-    return out
-
-
-def replaced(holder: Any, key: str, old: Any, new: Any) -> bool:
-    """``old`` was replaced by ``new`` at ``holder.key`` by an in-place verb. If ``new`` is
-    a newer write of ``old``'s lineage (an in-place init, load, cast), the other places of
-    the model that hold ``old`` tied to this one take ``new`` now, as torch's one tensor
-    would, and the answer is True; an unrelated ``new`` unties (False)."""
-    if old is new or not is_array(old):
-        return old is new
-    a, b = _entry(old), _entry(new)
-    if a is None or b is None or a[0] != b[0] or b[1] < a[1]:
-        return False
-    for module, name in _tied_places(holder, key, old):
-        module._set_member(name, new)
-    entry = _PLACES.get(id(old))
-    if entry is not None and entry[0]() is old:  # the new array is tied where the old was
-        for ref, later, first in list(entry[1]):
-            top = ref()
-            if top is not None and lookup(top, later) is new and lookup(top, first) is new:
-                _add_place(new, top, later, first)
-    return True
-
-
-def places_of(holder: Any, key: str) -> list[tuple[Any, str]]:
-    """The other places of the model that hold the array at ``holder.key`` tied to it."""
-    return _tied_places(holder, key, lookup(holder, (key,)))
-
-
-def settle(root: Any) -> None:
-    """Give every place below ``root`` that holds an array later written in place (logged by
-    ``written``) the newest array of its lineage present below ``root``."""
-    places: dict[int, list[tuple[Any, str]]] = {}
-    newest: dict[int, tuple[int, Any]] = {}  # token -> (seq, array)
-    stack, seen = [root], {id(root)}
-    while stack:
-        module = stack.pop()
-        for key, value in _members(module):
-            if _is_module(value):
-                if id(value) not in seen:
-                    seen.add(id(value))
-                    stack.append(value)
-                continue
-            entry = _entry(value)
-            if entry is None:
-                continue
-            places.setdefault(id(value), []).append((module, key))
-            best = newest.get(entry[0])
-            if best is None or entry[1] > best[0]:
-                newest[entry[0]] = (entry[1], value)
-    for group_places in places.values():
-        module, key = group_places[0]
-        value = module._get_member(key)
-        winner = newest[_entry(value)[0]][1]
-        if winner is not value:
-            for module, key in group_places:
-                module._set_member(key, winner)
 
 
 # ---------------------------------------------------------------------------- flatten
@@ -408,7 +255,7 @@ def _copy(module: Any) -> Any:
 
 def _origin(value: Any) -> Any:
     """The module a strip copy stands for (its identity for the tables below it)."""
-    if _is_module(value):
+    if is_module(value):
         share = value.__dict__.get("_share")
         if type(share) is _Copy:
             return share.origin
@@ -479,7 +326,7 @@ def _refill(obj: Any, pairs: tuple) -> bool:
     complete = True
     for later, first in pairs:
         parent = lookup(obj, later[:-1])
-        if not _is_module(parent):
+        if not is_module(parent):
             continue  # under a placeholder: the ancestor that stripped it refills it
         if parent._get_member(later[-1]) is _TIED:
             parent._set_member(later[-1], lookup(obj, first))
@@ -507,7 +354,7 @@ def _unflatten_slow(info: _ClassInfo, aux: tuple, children: Any) -> Any:
     if pairs:
         if _refill(obj, pairs):
             d["_share"] = _Table(pairs, _NS["EMPTY"])
-            _register(obj, pairs)
+            _writes.register(obj, pairs)
         else:  # what is shared now is found again when next needed
             d["_share"] = _STALE
     return obj
@@ -625,3 +472,9 @@ def registering(metaclass: type) -> Iterator[None]:
 
 
 _ = jax  # jax.Array is what `is_array` tests; imported for readers of this module
+
+
+# The in-place verbs use these (they live in _sharing_writes, beside the log they keep).
+written = _writes.written
+replaced = _writes.replaced
+places_of = _writes.places_of

@@ -343,7 +343,7 @@ def to_torch(model: Module) -> Any:
         t.training = j.training
         for attr in [*t._parameters, *t._buffers]:
             value = _sharing.lookup(j, (attr,))
-            if value is None or value is _sharing._MISSING:
+            if value is None or value is _sharing.MISSING:
                 continue
             if id(value) not in first:
                 first[id(value)] = getattr(t, attr)
