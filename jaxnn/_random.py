@@ -9,6 +9,7 @@ caller passes, which ``Module.__call__`` may hand down through a scope (``forwar
 from __future__ import annotations
 
 import contextlib
+import inspect
 import threading
 from collections.abc import Iterator
 
@@ -70,10 +71,31 @@ def check_key(key: object, name: str = "key") -> jax.Array:
         if key.dtype == jax.numpy.uint32 and key.shape == (2,):
             return jax.random.wrap_key_data(key)
     raise TypeError(
-        f"{name} must be a single JAX PRNG key, e.g. {name}=jax.random.key(0), got "
-        f"{type(key).__name__} with shape {getattr(key, 'shape', None)} and dtype "
-        f"{getattr(key, 'dtype', None)}."
+        f"{name} must be a single JAX PRNG key (one element of jax.random.split(key, n), or "
+        f"jax.random.key(seed) once at the start), got {type(key).__name__} with shape "
+        f"{getattr(key, 'shape', None)} and dtype {getattr(key, 'dtype', None)}."
     )
+
+
+def key_hint(call: str = "model(x, key=sub)") -> str:
+    """How to pass a fresh key every step: the text every missing-key error ends with.
+
+    A literal ``key=jax.random.key(0)`` would draw the same mask at every step; the split
+    is what makes the randomness new each time.
+    """
+    return (
+        f"create one key before the loop (key = jax.random.key(0)) and split a new subkey "
+        f"every step: `key, sub = jax.random.split(key)`, then `{call}`"
+    )
+
+
+def takes_key(fn: object) -> bool:
+    """Whether calling ``fn`` accepts ``key=`` (a ``key`` parameter or ``**kwargs``)."""
+    try:
+        params = inspect.signature(fn).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return "key" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
 @contextlib.contextmanager
@@ -91,6 +113,12 @@ def forward_key(key: jax.Array | None) -> Iterator[list[jax.Array | None]]:
         yield cell
     finally:
         stack.pop()
+
+
+def has_forward_key() -> bool:
+    """Whether a forward scope with a key is active (layers may draw from it)."""
+    stack = getattr(_scope, "stack", None)
+    return bool(stack) and stack[-1][0] is not None
 
 
 def draw_forward_key() -> jax.Array | None:
