@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import jax
 
@@ -99,15 +100,18 @@ def takes_key(fn: object) -> bool:
 
 
 @contextlib.contextmanager
-def forward_key(key: jax.Array | None) -> Iterator[list[jax.Array | None]]:
+def forward_key(key: jax.Array | None) -> Iterator[list[Any]]:
     """Make ``key`` available to layers deeper in this forward pass (see ``draw_forward_key``).
 
-    Yields the scope's one-item list: after the pass it holds the key that the next draw
-    would split, which is ``key`` itself when nothing drew (``jaxnn.Optimizer`` carries it
-    to the next step, and splits nothing for a model without dropout).
+    Yields the scope's cell ``[key, trace]``: after the pass ``cell[0]`` holds the key that
+    the next draw would split, which is ``key`` itself when nothing drew
+    (``jaxnn.Optimizer`` carries it to the next step, and splits nothing for a model
+    without dropout); ``cell[1]`` is the JAX trace the scope was opened in.
     """
+    from ._state import trace_token
+
     stack = _scope.__dict__.setdefault("stack", [])
-    cell = [None if key is None else check_key(key)]
+    cell = [None if key is None else check_key(key), trace_token()]
     stack.append(cell)
     try:
         yield cell
@@ -122,10 +126,26 @@ def has_forward_key() -> bool:
 
 
 def draw_forward_key() -> jax.Array | None:
-    """Split a fresh key off the innermost forward scope, or None when there is none."""
+    """Split a fresh key off the innermost forward scope, or None when there is none.
+
+    The scope's key is replaced by a split of itself, so the draw must happen in the JAX
+    trace the scope was opened in: a draw from inside ``jax.checkpoint``/``lax.scan``/...
+    entered in the forward would leave a tracer of that transformation in the scope.
+    """
+    from ._state import trace_token
+
     stack = getattr(_scope, "stack", None)
     if not stack or stack[-1][0] is None:
         return None
     cell = stack[-1]
+    if cell[1] is not None and trace_token() != cell[1]:
+        raise RuntimeError(
+            "A random layer (dropout) drew its key from the key given to the model call, "
+            "but it runs inside a JAX transformation (jax.checkpoint, lax.scan, lax.cond, "
+            "jax.vmap, ...) entered inside the forward pass; the key cannot be split there "
+            "without leaking a tracer. Pass a key into the transformed function explicitly "
+            "(layer(x, key=k)), or use jaxnn.checkpoint / jaxnn.scan / jaxnn.cond / "
+            "jaxnn.vmap, which hand the layer its own key."
+        )
     cell[0], sub = jax.random.split(cell[0])
     return sub
