@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _fields, _random, _state
+from . import _fields, _inplace, _random, _state
 from ._fields import _KIND, is_array
 from ._uninitialized import is_lazy
 
@@ -102,6 +102,7 @@ def check_mutable(module: Module, verb: str, *values: Any, changes: bool = True)
         )
     if changes:
         EDITS[0] += 1
+        _inplace.edited(module)  # its arrays are re-noted (nn.init.*_, requires_grad)
 
 
 def _is_torch(value: Any, kind: str = "Tensor") -> bool:
@@ -271,6 +272,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             raise TypeError(f"Module.__init__() takes no arguments, got {args!r} {kwargs!r}.")
 
     def __check_init__(self) -> None:
+        _inplace.mark(self)  # its arrays can be found by nn.init.*_ / requires_grad
         if isinstance(self, _DynamicChildren):
             check_no_hidden_sharing(self)
             return
@@ -398,6 +400,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             return
         if remove_duplicate:
             memo.add(id(self))
+        _inplace.mark(self)  # torch code reaches parameters to initialise through here
         yield prefix, self
         children = self.named_children() if remove_duplicate else self._all_children()
         for name, module in children:
@@ -642,6 +645,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         for child in self.children():
             child.apply(fn)
+        _inplace.mark(self)  # `model.apply(init_weights)`: nn.init.*_ finds the arrays
         fn(self)
         return self
 
