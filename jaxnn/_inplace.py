@@ -1,4 +1,4 @@
-"""torch's in-place habits on arrays: ``nn.init.*_``, ``requires_grad``, ``.data``.
+"""torch's in-place habits on arrays, and what an in-place edit changes.
 
 Three things a torch user does to a parameter they got from a module, which a JAX array
 cannot do by itself:
@@ -17,10 +17,15 @@ in place (``check_mutable`` marks it), or walked by ``modules()``/``parameters()
 never registers anything. A module made by a JAX transformation or ``eqx.combine`` that
 was never walked is not found: ``init`` then raises where torch would have filled in place
 (``jaxnn/init.py``), and ``requires_grad`` raises, never a silent no-op.
+
+The second part keeps jax's compiled programs from outliving an in-place edit of a module
+that jax holds in a cache (a ``static_argnums`` argument, ``jax.jit(model)``).
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import weakref
 from typing import Any
 
@@ -108,9 +113,54 @@ def holders(array: Any) -> list[tuple[Any, str, str]]:
     return found
 
 
+# ---------------------------------------------------------------------------- jax's caches
+# jax.jit keeps a static argument (``static_argnums``) in its caches and finds it again by
+# ``==`` alone (a treedef's hash leaves node data out), so a module edited in place would
+# match its own old entry whatever its hash says, and jit would run the program compiled
+# from its old arrays and flags. The same holds for ``jax.jit(model)`` and for modules
+# given to ``lax.cond`` as branches. No key can tell an object from itself, so an in-place
+# edit of a module that jax may have cached clears jax's caches instead (the next call of
+# every jitted function recompiles once). "May have cached" is "was hashed by jax's own
+# code": static arguments, jitted callables and cond branches are, on their first call;
+# a dict or set holding the module is not, so modules used as keys and edited in place
+# cost nothing. The hash stays the identity, as in torch: keys keep working across edits.
+#
+# ``_hashed[id(m)] = (epoch, ids of m's subtree, weakref)``, refreshed at most once per
+# edit epoch, so hashing costs a frame check and a dict lookup; an edit walks the edited
+# subtree.
+_epoch = [0]
+_hashed: dict[int, tuple[int, frozenset[int], weakref.ref]] = {}
+
+
+_JAX_DIR = os.path.dirname(os.path.abspath(jax.__file__)) + os.sep
+
+
+def hashed(module: Any) -> None:
+    """``module.__hash__`` was called: if by jax's code, jax may now hold it in a cache."""
+    caller = sys._getframe(2)  # hashed <- Module.__hash__ <- the code hashing the module
+    if not caller.f_code.co_filename.startswith(_JAX_DIR):
+        return
+    key = id(module)
+    entry = _hashed.get(key)
+    if entry is not None and entry[0] == _epoch[0] and entry[2]() is module:
+        return
+    ids = frozenset(id(m) for m in walk(module))
+    ref = entry[2] if entry is not None and entry[2]() is module else None
+    _hashed[key] = (_epoch[0], ids, ref or weakref.ref(module, _forget(key, _hashed)))
+
+
 def edited(module: Any) -> None:
     """``module`` is about to be edited in place (``check_mutable`` passed)."""
+    _epoch[0] += 1
     mark(module)
+    if not _hashed:
+        return
+    below = {id(m) for m in walk(module)}
+    for key, (_, ids, ref) in list(_hashed.items()):
+        if ref() is not None and (key in below or id(module) in ids):
+            jax.clear_caches()
+            _hashed.clear()
+            return
 
 
 # ---------------------------------------------------------------------------- array attributes

@@ -102,7 +102,7 @@ def check_mutable(module: Module, verb: str, *values: Any, changes: bool = True)
         )
     if changes:
         EDITS[0] += 1
-        _inplace.edited(module)  # its arrays are re-noted (nn.init.*_, requires_grad)
+        _inplace.edited(module)  # jax caches holding it are cleared; its arrays re-noted
 
 
 def _is_torch(value: Any, kind: str = "Tensor") -> bool:
@@ -252,11 +252,17 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     # never needs and which would change ``print(model.parameters)``.
     __getattribute__ = object.__getattribute__
 
-    # Identity semantics, as torch.nn.Module: modules are hashable (usable as callables in
-    # jax.lax.cond, as dict keys) and ``==`` means "the same module". Equinox's structural
-    # comparison stays available as ``eqx.tree_equal``.
-    __hash__ = object.__hash__
+    # Identity semantics, as torch.nn.Module: modules are hashable (dict keys, callables in
+    # jax.lax.cond) and ``==`` means "the same module"; Equinox's structural comparison
+    # stays available as ``eqx.tree_equal``. jax's caches find a static argument by ``==``,
+    # which cannot tell a module from itself after an in-place edit: hashing records the
+    # module so that such an edit clears jax's caches (``_inplace.edited``) and
+    # ``jax.jit(f, static_argnums=0)(model)`` recompiles instead of running old arrays.
     __eq__ = object.__eq__
+
+    def __hash__(self) -> int:
+        _inplace.hashed(self)
+        return object.__hash__(self)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Module:
         self = super().__new__(cls, *args, **kwargs)

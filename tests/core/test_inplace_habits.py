@@ -1,7 +1,8 @@
-"""torch's in-place habits on parameters.
+"""torch's in-place habits on parameters, and compiled results after in-place edits.
 
 * ``nn.init.*_(m.weight)`` writes into the module(s) holding the array, as torch fills it;
-* ``p.requires_grad = False`` freezes that parameter (and reads back); ``.data =`` writes.
+* ``p.requires_grad = False`` freezes that parameter (and reads back); ``.data =`` writes;
+* ``jax.jit(f, static_argnums=0)(model)`` recompiles after ``model`` is edited in place.
 """
 
 import math
@@ -14,6 +15,7 @@ import pytest
 import torch.nn as tnn
 
 import jaxnn as nn
+from tests.parity import randn
 
 # ---------------------------------------------------------------------------- nn.init.*_
 # name -> (call on the array, check of the module's new weight); the weight is a fresh
@@ -247,3 +249,71 @@ def test_other_in_place_tensor_habits_are_not_silent():
     np.testing.assert_array_equal(np.asarray(m.weight), 0.0)
     with pytest.raises(AttributeError, match=r"no jaxnn module is known to hold"):
         jnp.ones(2).data = jnp.zeros(2)
+
+
+# ---------------------------------------------------------------------------- stale jit caches
+class Mode(nn.Module):
+    """Its output depends on the training flag (static configuration)."""
+
+    def forward(self, x):
+        return x * (2.0 if self.training else 1.0)
+
+
+def make_model():
+    return nn.Sequential(nn.Linear(3, 3), Mode(), nn.Dropout(0.0))
+
+
+# Every edit clears jax's caches (the model was hashed), so each costs recompilations:
+# one edit per way an edit reaches the module (guarded verb on the root, attribute on a
+# child, static flag, container structure, nn.init / .data through the array's holders).
+EDITS = {
+    "load_state_dict": lambda m: m.load_state_dict({k: v + 1 for k, v in m.state_dict().items()}),
+    "setattr-weight": lambda m: setattr(m[0], "weight", m[0].weight * 2),
+    "eval": lambda m: m.eval(),
+    "container-append": lambda m: m.append(nn.Sigmoid()),
+    "init-in-place": lambda m: nn.init.constant_(m[0].bias, 3.0),
+}
+
+
+def test_static_argument_recompiles_after_every_in_place_edit():
+    model, x = make_model(), jnp.asarray(randn(4, 3))
+    f = jax.jit(lambda m, x: m(x), static_argnums=0)
+    g = jax.jit(lambda m, x: m(x), static_argnums=0)
+    linear = model[0]
+    np.testing.assert_allclose(np.asarray(f(model, x)), np.asarray(model(x)), rtol=1e-6)
+    g(linear, x)  # a submodule passed too: an edit of its parent reaches it
+    for name, edit in EDITS.items():
+        edit(model)
+        np.testing.assert_allclose(
+            np.asarray(f(model, x)), np.asarray(model(x)), rtol=1e-6, err_msg=name
+        )
+        if name == "load_state_dict":
+            np.testing.assert_allclose(np.asarray(g(linear, x)), np.asarray(linear(x)), rtol=1e-6)
+
+
+def test_jit_of_a_module_and_cond_branches_see_in_place_edits():
+    model, other, x = nn.Linear(3, 3), nn.Linear(3, 3), jnp.asarray(randn(2, 3))
+    fast = jax.jit(model)
+    fast(x)
+    model.load_state_dict({"weight": jnp.eye(3), "bias": jnp.zeros(3)})
+    np.testing.assert_array_equal(np.asarray(fast(x)), np.asarray(x))
+
+    def branch(p):
+        return jax.lax.cond(p, model, other, x)
+
+    branch(True)
+    model.weight = model.weight * 2
+    np.testing.assert_allclose(np.asarray(branch(True)), np.asarray(x) * 2, rtol=1e-6)
+
+
+def test_hashing_is_identity_and_edits_jax_never_saw_keep_its_caches():
+    model, x = make_model(), jnp.ones((2, 3))
+    table, seen = {model: "kept"}, {model[0]}  # torch habits: modules as keys
+    f = jax.jit(lambda m, x: m(x))  # the model as an ordinary (dynamic) argument
+    f(model, x)
+    model.eval()  # hashed only by a dict and a set: jax's caches stay
+    model[0].weight = model[0].weight * 2
+    f(model, x)
+    assert f._cache_size() == 2  # the flag change recompiled; nothing was cleared
+    assert table[model] == "kept" and model[0] in seen  # identity hash, as in torch
+    assert hash(model) == object.__hash__(model)
