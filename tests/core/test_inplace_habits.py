@@ -2,7 +2,8 @@
 
 * ``nn.init.*_(m.weight)`` writes into the module(s) holding the array, as torch fills it;
 * ``p.requires_grad = False`` freezes that parameter (and reads back); ``.data =`` writes;
-* ``jax.jit(f, static_argnums=0)(model)`` recompiles after ``model`` is edited in place.
+* ``jax.jit(f, static_argnums=0)(model)`` recompiles after ``model`` is edited in place;
+* annotated class attributes (``expansion: int = 1``) read back on the class.
 """
 
 import math
@@ -317,3 +318,32 @@ def test_hashing_is_identity_and_edits_jax_never_saw_keep_its_caches():
     assert f._cache_size() == 2  # the flag change recompiled; nothing was cleared
     assert table[model] == "kept" and model[0] in seen  # identity hash, as in torch
     assert hash(model) == object.__hash__(model)
+
+
+# ---------------------------------------------------------------------------- class attributes
+class BasicBlock(nn.Module):
+    expansion: int = 1  # torchvision's class attribute, annotated
+
+    def __init__(self, planes):
+        super().__init__()
+        self.conv = nn.Conv2d(planes, planes * self.expansion, 1)
+
+
+class Bottleneck(BasicBlock):
+    expansion: int = 4
+
+
+class Wide(BasicBlock):
+    def __init__(self, planes):
+        super().__init__(planes)
+        self.expansion = 2  # an instance value overrides the class default
+
+
+def test_annotated_class_attribute_reads_on_the_class():
+    assert BasicBlock.expansion == 1 and Bottleneck.expansion == 4 and Wide.expansion == 1
+    for block, planes in ((BasicBlock, 2), (Bottleneck, 2)):
+        out_channels = planes * block.expansion  # torchvision's _make_layer
+        assert block(planes).conv.out_channels == out_channels
+    assert Wide(2).expansion == 2 and Bottleneck(1).expansion == 4
+    with pytest.raises(AttributeError, match=r"type object 'BasicBlock' has no attribute 'conv'"):
+        BasicBlock.conv  # set by instances in __init__, as in a plain class
