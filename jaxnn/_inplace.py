@@ -137,7 +137,10 @@ _JAX_DIR = os.path.dirname(os.path.abspath(jax.__file__)) + os.sep
 
 def hashed(module: Any) -> None:
     """``module.__hash__`` was called: if by jax's code, jax may now hold it in a cache."""
-    caller = sys._getframe(2)  # hashed <- Module.__hash__ <- the code hashing the module
+    try:
+        caller = sys._getframe(2)  # hashed <- Module.__hash__ <- the code hashing the module
+    except ValueError:  # hashed from C with no Python frame above: not jax's Python code
+        return
     if not caller.f_code.co_filename.startswith(_JAX_DIR):
         return
     key = id(module)
