@@ -331,6 +331,11 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         torch tensors among the inputs are converted to jax arrays (the output is a jax array).
         """
         forward = self.forward
+        if key is None and _wants_scope_key(type(self)) and _random.has_forward_key():
+            # A forward you wrote with key=None, called without one inside a model call
+            # that has a key (jaxnn.Optimizer's step, a parent given key=): it gets a subkey
+            # of that key, as jaxnn's own random layers do, instead of silently none.
+            key = _random.draw_forward_key()
         if key is None:
             return observed_call(self, forward, args, kwargs)
         if _accepts_key(type(self)):
@@ -973,6 +978,28 @@ def _field_names(cls: type) -> frozenset[str]:
         names = frozenset(f.name for f in dataclasses.fields(cls))
         _NAMES_CACHE[cls] = names
     return names
+
+
+_SCOPE_KEY_CACHE: dict[type, bool] = {}
+
+
+def _wants_scope_key(cls: type) -> bool:
+    """A forward jaxnn did not write, with a ``key`` parameter that defaults to None.
+
+    (jaxnn's own layers draw from the forward key scope themselves when they need to;
+    MultiheadAttention's ``key`` is torch's key tensor, a required argument.)
+    """
+    wants = _SCOPE_KEY_CACHE.get(cls)
+    if wants is None:
+        wants = _random.may_draw_key_cls(cls) and not getattr(cls, "_uses_key", False)
+        if wants:
+            try:
+                param = inspect.signature(cls.forward).parameters.get("key")
+            except (TypeError, ValueError):
+                param = None
+            wants = param is not None and param.default is None
+        _SCOPE_KEY_CACHE[cls] = wants
+    return wants
 
 
 def _accepts_key(cls: type) -> bool:

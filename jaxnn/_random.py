@@ -99,6 +99,24 @@ def takes_key(fn: object) -> bool:
     return "key" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
+def may_draw_key_cls(cls: type) -> bool:
+    """Whether a module of class ``cls`` may use the key of the model call it runs in.
+
+    jaxnn's random layers say so (``_uses_key``); a ``forward`` that jaxnn did not write
+    may take ``key=`` or call ``F.dropout``, so it may too.
+    """
+    if getattr(cls, "_uses_key", False):
+        return True
+    # (a function made by exec, a notebook cell's, may have __module__ None: user code)
+    where = getattr(getattr(cls, "forward", None), "__module__", None) or ""
+    return not where.startswith("jaxnn.")
+
+
+def may_draw_key(module: object) -> bool:
+    """``may_draw_key_cls`` of ``type(module)``: the model needs a key when any module may."""
+    return may_draw_key_cls(type(module))
+
+
 @contextlib.contextmanager
 def forward_key(key: jax.Array | None) -> Iterator[list[Any]]:
     """Make ``key`` available to layers deeper in this forward pass (see ``draw_forward_key``).

@@ -177,3 +177,44 @@ def test_lambda_passes_the_key_only_to_callables_that_take_one():
     a = np.asarray(seq(X, key=K))
     assert a.shape == (X.size,) and set(np.unique(a).tolist()) == {0.0, 1.0}
     np.testing.assert_array_equal(np.asarray(seq(X)), np.ravel(np.asarray(X)))
+
+
+class Parent(nn.Module):
+    """A user's block that calls its noise layer without passing a key (torch's habit)."""
+
+    def __init__(self):
+        super().__init__()
+        self.noise = Noise()
+
+    def forward(self, x):
+        return self.noise(x)
+
+
+def test_a_user_layer_called_without_a_key_gets_one_from_the_model_call():
+    parent = Parent()
+    out = parent(X, key=K)  # Parent's scope: key, sub = split(key); Noise gets sub
+    expected = X + jax.random.normal(jax.random.split(K)[1], X.shape)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(expected), rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(parent(X)), np.asarray(X))  # no key anywhere
+
+
+class Record(nn.Module):
+    """Notes at trace time whether its forward got a key."""
+
+    def __init__(self, log):
+        super().__init__()
+        self.log = log
+
+    def forward(self, x, key=None):
+        self.log.append(key is not None)
+        return x
+
+
+def test_optimizer_hands_a_key_to_user_layers():
+    import optax
+
+    log = []
+    model = nn.Sequential(nn.Linear(3, 3), Record(log), Functional(FUNCTIONAL["dropout"]))
+    step = nn.Optimizer(model, optax.sgd(0.1), key=K).make_step(lambda m, x: (m(x) ** 2).mean())
+    step(jnp.ones((2, 3)))  # F.dropout in the user's forward draws from the step's key
+    assert log == [True]

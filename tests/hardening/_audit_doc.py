@@ -175,6 +175,14 @@ def _transformations_section(w) -> None:
             "test_keys.py: `test_sequential_hands_the_key_to_a_custom_layer`, `test_split_is_by_position_and_nests`",
         ),
         (
+            "a custom `forward(x, key=None)` called without a key inside a model call that has "
+            "one (a parent's forward, `nn.Optimizer`'s step)",
+            "gets a subkey of it; `nn.Optimizer` passes a key to models with such layers",
+            2,
+            "test_keys.py: `test_a_user_layer_called_without_a_key_gets_one_from_the_model_call`, "
+            "`test_optimizer_hands_a_key_to_user_layers`",
+        ),
+        (
             "`F.dropout` & co. in a custom `forward` of a module called with `key=`",
             "draws from that key (deterministic); no key anywhere raises",
             len(tk.FUNCTIONAL),
