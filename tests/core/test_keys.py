@@ -89,6 +89,7 @@ FUNCTIONAL = {
     "dropout": lambda x, **k: F.dropout(x, 0.5, training=True, **k),
     "alpha_dropout": lambda x, **k: F.alpha_dropout(x, 0.5, training=True, **k),
     "dropout2d": lambda x, **k: F.dropout2d(x, 0.5, **k),
+    "rrelu": lambda x, **k: F.rrelu(x - 2.0, training=True, **k),
     "scaled_dot_product_attention": lambda x, key=None: F.scaled_dot_product_attention(
         x, x, x, dropout_p=0.5, dropout_key=key
     ),
@@ -152,12 +153,16 @@ MISSING_KEY = {
         SEQ, SEQ, SEQ, dropout_p=0.5
     ),
     "F.multi_head_attention_forward": lambda: _mha_functional(SEQ),
+    "RReLU": lambda: nn.RReLU()(X),
+    "F.rrelu": lambda: F.rrelu(X, training=True),
+    "F.gumbel_softmax": lambda: F.gumbel_softmax(X),
+    "F.fractional_max_pool2d": lambda: F.fractional_max_pool2d(X, 2, output_size=2),
 }
 
 
 @pytest.mark.parametrize("name", list(MISSING_KEY))
 def test_missing_key_errors_show_the_per_step_split(name):
-    with pytest.raises(ValueError, match=r"needs a PRNG key") as info:
+    with pytest.raises(ValueError, match=r"(needs a|got no) PRNG key") as info:
         MISSING_KEY[name]()
     msg = str(info.value)
     assert "key, sub = jax.random.split(key)" in msg, msg

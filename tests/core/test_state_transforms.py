@@ -7,7 +7,6 @@ of dropping it or leaking a tracer. The dropped-update warning of a plain call s
 per call site.
 """
 
-import os
 import warnings
 
 import equinox as eqx
@@ -242,10 +241,7 @@ def test_transformed_batchnorm_matches_torch(name):
         assert_close(value, tstate[key], **TOL, what=f"{name} {key}")
 
 
-@pytest.mark.skipif(
-    os.environ.get("JAXNN_LONG") != "1",
-    reason="long profile (JAXNN_LONG=1): torch's first checkpoint call costs seconds",
-)
+@pytest.mark.long  # torch's first checkpoint call costs seconds
 def test_checkpoint_updates_once_where_torch_checkpoint_updates_twice():
     # torch recomputes a checkpointed forward during backward and moves the running
     # statistics a second time; jaxnn.checkpoint gives the un-checkpointed model's numbers.
