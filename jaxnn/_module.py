@@ -215,7 +215,11 @@ def _inputs_from_torch(module: Module, args: tuple, kwargs: dict) -> tuple[tuple
         converted[id(value)] = _to_array(value, where)
         return converted[id(value)]
 
-    return jax.tree_util.tree_map_with_path(convert, (args, kwargs))
+    # torch's own containers (PackedSequence is a namedtuple) stay whole: rebuilt around jax
+    # arrays they would fail inside torch; the layer that receives one says what it takes.
+    return jax.tree_util.tree_map_with_path(
+        convert, (args, kwargs), is_leaf=lambda v: type(v).__module__.startswith("torch")
+    )
 
 
 class Module(eqx.Module, metaclass=_ModuleMeta):
