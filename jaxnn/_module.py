@@ -648,6 +648,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         check_mutable(self, "requires_grad_")
         for m in self.modules():
             names = frozenset(n for n, _, k in m._named_members_own() if k == "param")
+            names |= frozenset(n for n, _ in _foreign_modules(m))
             object.__setattr__(m, "_frozen", frozenset() if requires_grad else names)
         return self
 
@@ -1111,4 +1112,25 @@ def trainable(model: Module) -> Module:
         return jax.tree_util.tree_map(lambda _: ok, value)
 
     mask = rebuild(model, leaf)
+    # An Equinox module kept in a field (nn.Lambda(eqx.nn.Linear(...)), a user's attribute)
+    # has no torch name, but its floating arrays are weights: they train unless the jaxnn
+    # module holding it was frozen. (The clones in `mask` are new objects: set in place.)
+    for m in _state.walk(mask):
+        for name, inner in _foreign_modules(m):
+            train = name not in m._frozen
+            m.__dict__[name] = jax.tree_util.tree_map(
+                lambda v, train=train: train
+                and is_array(v)
+                and jnp.issubdtype(v.dtype, jnp.inexact),
+                inner,
+            )
     return jax.tree_util.tree_map(lambda x: x if isinstance(x, bool) else False, mask)
+
+
+def _foreign_modules(module: Module) -> list[tuple[str, eqx.Module]]:
+    """``(field, value)`` for the fields of ``module`` holding a non-jaxnn Equinox module."""
+    return [
+        (f.name, v)
+        for f in _dynamic_fields(type(module))
+        if isinstance(v := module.__dict__.get(f.name), eqx.Module) and not isinstance(v, Module)
+    ]
