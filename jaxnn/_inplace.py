@@ -79,10 +79,25 @@ def _flush() -> None:
 
 
 def _initialising_roots() -> list[Any]:
+    """Modules whose ``__init__`` is running now, outermost first.
+
+    Equinox's table of modules being initialised keeps a module whose ``__init__`` raised
+    (it never reaches the line that removes it), so the table alone would also return
+    half-built modules from failed constructions; only those with an ``__init__`` frame on
+    the current stack count.
+    """
     from ._module import _EQX_INITIALISING
 
     table = getattr(_EQX_INITIALISING, "_dict", None)
-    return list(table.values()) if table else []
+    if not table:
+        return []
+    running: set[int] = set()
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "__init__":
+            running.add(id(frame.f_locals.get("self")))
+        frame = frame.f_back
+    return [m for key, m in list(table.items()) if key in running]
 
 
 def holders(array: Any) -> list[tuple[Any, str, str]]:
@@ -107,8 +122,16 @@ def holders(array: Any) -> list[tuple[Any, str, str]]:
         if m is not None:
             add(m, name)
     for root in _initialising_roots():
-        for m in walk(root):
-            for n, v, _kind in m._named_members_own():
+        try:
+            modules = list(walk(root))
+        except AttributeError:  # its children are not all set yet
+            modules = [root]
+        for m in modules:
+            try:
+                members = list(m._named_members_own())
+            except AttributeError:  # still in its own __init__, before its storage exists
+                continue
+            for n, v, _kind in members:
                 if v is array:
                     add(m, n)
     # A weight tied to a found place, in a module that was never noted (a model rebuilt by

@@ -222,7 +222,11 @@ def _inputs_from_torch(module: Module, args: tuple, kwargs: dict) -> tuple[tuple
         converted[id(value)] = _to_array(value, where)
         return converted[id(value)]
 
-    return jax.tree_util.tree_map_with_path(convert, (args, kwargs))
+    # torch's own containers (PackedSequence is a namedtuple) stay whole: rebuilt around jax
+    # arrays they would fail inside torch; the layer that receives one says what it takes.
+    return jax.tree_util.tree_map_with_path(
+        convert, (args, kwargs), is_leaf=lambda v: type(v).__module__.startswith("torch")
+    )
 
 
 class Module(eqx.Module, metaclass=_ModuleMeta):
@@ -681,6 +685,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         inside = list(self.modules())
         for m in inside:
             params = [n for n, _, k in m._named_members_own() if k == "param"]
+            params += [n for n, _ in _foreign_modules(m)]  # an Equinox module's weights
             names = () if requires_grad else params
             object.__setattr__(m, "_frozen", _Frozen(names, dict.fromkeys(params, seq)))
         # torch's flag is on the tensor: a parameter tied to a module outside this one is
@@ -1223,4 +1228,25 @@ def trainable(model: Module) -> Module:
         return jax.tree_util.tree_map(lambda _: ok, value)
 
     mask = rebuild(model, leaf)
+    # An Equinox module kept in a field (nn.Lambda(eqx.nn.Linear(...)), a user's attribute)
+    # has no torch name, but its floating arrays are weights: they train unless the jaxnn
+    # module holding it was frozen. (The clones in `mask` are new objects: set in place.)
+    for m in _state.walk(mask):
+        for name, inner in _foreign_modules(m):
+            train = name not in m._frozen
+            m.__dict__[name] = jax.tree_util.tree_map(
+                lambda v, train=train: train
+                and is_array(v)
+                and jnp.issubdtype(v.dtype, jnp.inexact),
+                inner,
+            )
     return jax.tree_util.tree_map(lambda x: x if isinstance(x, bool) else False, mask)
+
+
+def _foreign_modules(module: Module) -> list[tuple[str, eqx.Module]]:
+    """``(field, value)`` for the fields of ``module`` holding a non-jaxnn Equinox module."""
+    return [
+        (f.name, v)
+        for f in _dynamic_fields(type(module))
+        if isinstance(v := module.__dict__.get(f.name), eqx.Module) and not isinstance(v, Module)
+    ]

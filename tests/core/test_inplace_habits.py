@@ -163,6 +163,16 @@ def test_init_writes_every_holder_of_a_tied_array():
     np.testing.assert_array_equal(np.asarray(seq[1].weight), np.eye(4))
 
 
+def test_a_construction_that_raised_leaves_nothing_behind():
+    # Equinox keeps a module whose __init__ raised in its "initialising" table; in-place
+    # init searched it and met a half-built LSTM (no storage yet).
+    with pytest.raises(ValueError):
+        nn.LSTM(4, 8, num_layers=2, dropout=2.0)
+    m = nn.Linear(3, 2)
+    assert nn.init.zeros_(m.bias) is m.bias
+    np.testing.assert_array_equal(np.asarray(m.bias), 0.0)
+
+
 def test_init_of_an_unheld_array_uses_the_result_or_raises():
     w = jnp.ones((3, 4))
     assert (np.asarray(nn.init.zeros_(w)) == 0).all()  # the functional form
