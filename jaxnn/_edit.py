@@ -30,6 +30,12 @@ def is_private(module: Any) -> bool:
     return bool(stack) and id(module) in stack[-1]
 
 
+def innermost() -> Any:
+    """The copy that the innermost running ``edit`` is editing, or None."""
+    roots = getattr(_local, "roots", None)
+    return roots[-1] if roots else None
+
+
 def created(module: Any) -> None:
     """A module built while ``edit`` runs ``fn`` belongs to the copy too."""
     stack = getattr(_local, "stack", None)
@@ -76,9 +82,12 @@ def edit(model: Any, fn: Callable[[Any], Any]) -> Any:
         )
     copy = rebuild(model, lambda module, name, kind, value: value)
     stack = _private()
+    roots = _local.__dict__.setdefault("roots", [])
     stack.append({id(m) for m in copy.modules()})
+    roots.append(copy)
     try:
         fn(copy)
     finally:
         stack.pop()
+        roots.pop()
     return copy

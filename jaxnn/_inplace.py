@@ -31,7 +31,7 @@ from typing import Any
 
 import jax
 
-from . import _sharing
+from . import _edit, _sharing
 from ._state import walk
 
 _ArrayImpl = type(jax.numpy.zeros(()))
@@ -121,7 +121,10 @@ def holders(array: Any) -> list[tuple[Any, str, str]]:
         m = r()
         if m is not None:
             add(m, name)
-    for root in _initialising_roots():
+    # Inside ``jaxnn.edit(model, fn)`` the copy is searched directly (under jit its arrays
+    # are tracers, which carry no notes).
+    copy = _edit.innermost()
+    for root in _initialising_roots() + ([copy] if copy is not None else []):
         try:
             modules = list(walk(root))
         except AttributeError:  # its children are not all set yet
@@ -134,6 +137,10 @@ def holders(array: Any) -> list[tuple[Any, str, str]]:
             for n, v, _kind in members:
                 if v is array:
                     add(m, n)
+    if copy is not None and any(_edit.is_private(m) for m, _n, _kind in found):
+        # The copy holds the model's arrays, but an edit made in ``fn`` is the copy's alone
+        # (as on a deep copy in torch): the model and its other value copies keep theirs.
+        found = [h for h in found if _edit.is_private(h[0])]
     # A weight tied to a found place, in a module that was never noted (a model rebuilt by
     # an optimizer step and reached through one submodule only): the share tables know it.
     for m, n, _kind in list(found):

@@ -6,7 +6,7 @@ is written into every module field that holds the argument (``m.weight``, and a 
 weight's other holder too). That covers torch's init loops: ``for m in self.modules():``
 in ``__init__``, ``model.apply(init_weights)``, ``for p in model.parameters():`` and direct
 ``nn.init.zeros_(model.fc.bias)``. Inside a JAX transformation a module cannot be edited
-and the call raises, naming ``eqx.tree_at``.
+and the call raises, naming ``jaxnn.edit`` (which runs it on a copy there).
 
 The first argument may also be a shape tuple (or an array no module holds): the result is
 simply returned. Calling an initialiser for its effect on such an array (the result
@@ -214,8 +214,8 @@ def _in_place(fn: Any) -> Any:
                 f"nn.init.{fn.__name__}(tensor) was called for its effect, but a JAX array "
                 f"cannot be filled in place {where}, so nothing would change. Use the "
                 f"returned array: `w = nn.init.{fn.__name__}(w, ...)`, or "
-                f"`model = eqx.tree_at(lambda m: m.weight, model, nn.init.{fn.__name__}"
-                f"(model.weight))` inside a transformation. A module made by eqx.combine or "
+                f"`model = nn.edit(model, lambda m: nn.init.{fn.__name__}(m.weight))` inside a "
+                f"transformation. A module made by eqx.combine or "
                 f"jax.tree.map is found once walked: initialise through model.modules(), "
                 f"model.parameters() or model.apply(fn)."
             )
@@ -420,4 +420,3 @@ def sparse_(
     perms = jax.vmap(lambda k: jax.random.permutation(k, rows))(jax.random.split(k_perm, cols))
     zero = (perms < num_zeros).T  # (rows, cols): num_zeros True per column
     return jnp.where(zero, jnp.zeros((), dtype), values)
-
