@@ -496,10 +496,7 @@ def _gptish(lib):
 
         def _init_weights(self, module):
             if isinstance(module, lib.Linear | lib.Embedding):
-                if lib is tnn:
-                    init.normal_(module.weight, mean=0.0, std=0.02)
-                else:
-                    module.weight = init.normal_(module.weight, mean=0.0, std=0.02)
+                init.normal_(module.weight, mean=0.0, std=0.02)  # torch's code, unchanged
 
         def forward(self, idx):
             return self.lm_head(self.wte(idx))
@@ -570,3 +567,62 @@ def test_requires_grad_reaches_a_tie_whose_places_moved():
     jin[1].weight = j[2].weight
     for name, p in t.named_parameters():
         assert j.parameter_requires_grad(name) == p.requires_grad, name
+
+
+# torch's in-place habits on a tied parameter, reached through one of its uses the way torch
+# code reaches parameters (``modules()``, ``parameters()``, ``apply``, the attribute): torch
+# changes the one tensor, so both places change, or are frozen, together. "rebuilt" is the
+# model as an optimizer step returns it (new modules and arrays, never walked): only the
+# use that the habit walks is known, the other is found through the tie.
+def _fill(lib, value):
+    if lib is tnn:
+        return torch.full((7, 4), value)
+    return jnp.full((7, 4), value)
+
+
+def _set_data(lib, m):
+    for p in m.out.parameters():
+        p.data = _fill(lib, 2.0)
+
+
+def _freeze_out(lib, m):
+    for p in m.out.parameters():
+        p.requires_grad = False
+
+
+def _freeze_out_unfreeze_emb(lib, m):
+    _freeze_out(lib, m)
+    for p in m.emb.parameters():
+        p.requires_grad = True
+
+
+TIED_HABITS = {
+    "init-parameters": lambda lib, m: [lib.init.constant_(p, 0.5) for p in m.out.parameters()],
+    "init-modules-other-use": lambda lib, m: [lib.init.eye_(x.weight) for x in m.emb.modules()],
+    "init-apply": lambda lib, m: m.out.apply(lambda x: lib.init.zeros_(x.weight)),
+    "init-assigned-back": lambda lib, m: setattr(m.out, "weight", lib.init.ones_(m.out.weight)),
+    "data": _set_data,
+    "requires_grad-False": _freeze_out,
+    "requires_grad-False-then-True-other-use": _freeze_out_unfreeze_emb,
+    "requires_grad_-module": lambda lib, m: m.out.requires_grad_(False),
+}
+
+
+@pytest.mark.parametrize("rebuilt", [False, True], ids=["built", "rebuilt"])
+@pytest.mark.parametrize("habit", list(TIED_HABITS))
+def test_in_place_habits_on_a_tied_parameter_as_torch(habit, rebuilt):
+    t, m = lm_tied_in_init(tnn), _lm()
+    m.load_state_dict(t.state_dict())
+    if rebuilt:
+        m = jax.tree.map(lambda a: a + 0, m)
+    TIED_HABITS[habit](tnn, t)
+    TIED_HABITS[habit](nn, m)
+    assert t.out.weight is t.emb.weight
+    assert m.out.weight is m.emb.weight and len(jax.tree.leaves(m)) == 3
+    for name, value in t.state_dict().items():
+        assert_close(m.state_dict()[name], value, what=name, **TOL)
+    for name, p in t.named_parameters(remove_duplicate=False):
+        assert m.parameter_requires_grad(name) == p.requires_grad, name
+        assert m.get_parameter(name).requires_grad == p.requires_grad, name
+    trained = [p for p in t.parameters() if p.requires_grad]
+    assert len(jax.tree.leaves(eqx.partition(m, nn.trainable(m))[0])) == len(trained)
