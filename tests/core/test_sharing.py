@@ -156,7 +156,16 @@ CASES = [
     param_dict_twice,
     shared_batchnorm,
 ]
-IDS = [c.__name__ for c in CASES]
+# Kinds the model-based test (test_sharing_model.py) also draws in CI run in the long
+# profile only (`pytest --long`): CI keeps the reproducers and one of each kind.
+LONG_CASES = {two_parents, deep_tie, param_dict_twice, shared_batchnorm}
+
+
+def _params(cases):
+    return [
+        pytest.param(c, id=c.__name__, marks=[pytest.mark.long] if c in LONG_CASES else [])
+        for c in cases
+    ]
 
 
 def _inputs(case):
@@ -177,7 +186,7 @@ def _twins(case):
 
 
 # ---------------------------------------------------------------------------- the harness
-@pytest.mark.parametrize("case", CASES, ids=IDS)
+@pytest.mark.parametrize("case", _params(CASES))
 def test_shared_object_is_one_parameter(case):
     tmod, jmod = _twins(case)
     assert [n for n, _ in jmod.named_parameters()] == [n for n, _ in tmod.named_parameters()]
@@ -198,10 +207,10 @@ def test_shared_object_is_one_parameter(case):
 
 # One of each kind (a tied parameter, a shared module with buffers, a module shared by an
 # edit, a parameter twice in a container); the model-based test steps every kind.
-STEP_CASES = [lm_tied_in_init, shared_batchnorm, nested_edit, param_dict_twice]
+STEP_CASES = [lm_tied_in_init, shared_batchnorm, nested_edit, param_list_twice]
 
 
-@pytest.mark.parametrize("case", STEP_CASES, ids=[c.__name__ for c in STEP_CASES])
+@pytest.mark.parametrize("case", _params(STEP_CASES))
 def test_optimizer_step_keeps_one_parameter(case):
     tmod, jmod = _twins(case)
     jmod.load_state_dict(tmod.state_dict())

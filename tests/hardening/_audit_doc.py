@@ -441,11 +441,14 @@ def _sharing_section(w) -> None:
         "`test_parameter_dict_key_order_as_torch`, `test_extend_keeps_digit_names_as_torch`, "
         "`test_insert_takes_any_integer_as_torch` |\n"
     )
+    from ..core import test_sharing_model as sm
+
     w(
         "| random edit sequences | sharing, container edits, tying, loads, requires_grad | "
         "= torch after every step (printout, keys, names, which names are one object, leaf "
-        "count) and at the end (values, output, gradients, one SGD step) | 200 sequences "
-        "(`ci`), 5000 (`--hypothesis-profile=long`) | test_sharing_model.py |\n"
+        "count) and at the end (values, output, gradients, one SGD step; in float64) | "
+        f"{sm.CI_SEQUENCES} sequences (CI), {sm.LONG_SEQUENCES} (`pytest --long`) | "
+        "test_sharing_model.py |\n"
     )
 
 
