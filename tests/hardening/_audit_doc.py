@@ -399,12 +399,14 @@ def _sharing_section(w) -> None:
     w(
         f"| modules, containers, parameters | sharing | = torch: printout, state_dict keys (both "
         f"names), named_parameters, outputs and gradients (sum over uses) eager and jitted, one "
-        f"pytree leaf per torch tensor, trainable/partition/combine | {len(s.CASES)} | "
+        f"pytree leaf per torch tensor, trainable/partition/combine | {len(s.CASES)} "
+        f"({len(s.CASES) - len(s.LONG_CASES)} in CI, all with `--long`) | "
         f"test_sharing.py `test_shared_object_is_one_parameter`: {cases} |\n"
     )
     w(
         f"| optimizer step | sharing | = torch (SGD with momentum, 2 jitted steps on `nn.pack`): "
-        f"values, and the places stay one object | {len(s.STEP_CASES)} | "
+        f"values, and the places stay one object | {len(s.STEP_CASES)} "
+        f"({len(set(s.STEP_CASES) - s.LONG_CASES)} in CI) | "
         f"test_sharing.py `test_optimizer_step_keeps_one_parameter`: {steps} |\n"
     )
     from ..core import test_containers as c
@@ -423,6 +425,7 @@ def _sharing_section(w) -> None:
         ("`nn.edit` eagerly and under jit (one position of a shared module; tying under grad)", "= torch's in-place verbs", 2, "test_edit_is_the_pure_form_of_the_in_place_verbs`, `test_edit_under_jit_ties_weights"),
         ("`functional_call` with tied names, `tie_weights` True/False", "= torch (its error for two values of one tie)", 9, "test_functional_call_tie_weights_as_torch`, `test_functional_call_shared_module_names_last_wins_untied"),
         ("in-place init / load / cast through one use of a tied weight (nanoGPT's order)", "reaches every use, = torch", 2, "test_in_place_init_through_one_use_keeps_the_tie`, `test_value_write_through_a_submodule_reaches_every_use"),
+        ("`nn.init.*_` (via `parameters()`, `modules()`, `apply`, the attribute), `.data =`, `p.requires_grad =`, `requires_grad_` through one use of a tied weight; built, and rebuilt by an optimizer step", "both places change or are frozen, = torch", 2 * len(s.TIED_HABITS), "test_in_place_habits_on_a_tied_parameter_as_torch"),
     ]  # fmt: skip
     for what, behaviour, n, test in verbs:
         w(f"| verbs | sharing: {what} | {behaviour} | {n} | test_sharing.py: `{test}` |\n")
