@@ -24,6 +24,7 @@ from . import _sharing
 from ._module import (
     Module,
     _addindent,
+    _adopt_grad_flag,
     _check_module,
     _DynamicChildren,
     _forget_grad_flag,
@@ -117,12 +118,14 @@ class _Container(Module, _DynamicChildren):
         object.__setattr__(self, "_items", tuple(values))
         object.__setattr__(self, "_keys", keys)
         if self._holds == "param":
-            new = dict(entries)
-            for k, v in old.items():
+            for k, v in entries:
                 # `pd["w"] = init.normal_(pd["w"])` writes a tied w everywhere; another
-                # array, or none, is a new parameter with its own requires_grad.
-                if new.get(k) is not v and not _sharing.replaced(self, k, v, new.get(k)):
-                    _forget_grad_flag(self, k)
+                # array is a parameter with its own requires_grad (a tied one's).
+                was = old.get(k)
+                if v is not was and not _sharing.replaced(self, k, was, v):
+                    _adopt_grad_flag(self, k, v)
+            for k in old.keys() - {k for k, _ in entries}:
+                _forget_grad_flag(self, k)  # gone: a later entry of that name starts afresh
 
     # -- Module hooks
     def _named_members_own(self) -> Iterator[tuple[str, Any, str]]:

@@ -328,9 +328,9 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         check_mutable(self, verb, value)
         old = self.__dict__.get(name)
         object.__setattr__(self, name, value)
-        if is_array(old) and not _sharing.replaced(self, name, old, value):
+        if (is_array(old) or is_array(value)) and not _sharing.replaced(self, name, old, value):
             # Another array, not `w = init.normal_(w)`: it brings its own requires_grad.
-            _forget_grad_flag(self, name)
+            _adopt_grad_flag(self, name, value)
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *args: Any, key: jax.Array | None = None, **kwargs: Any) -> Any:
@@ -1151,8 +1151,8 @@ class _Frozen(frozenset):
     """A module's frozen parameter names, with the ``requires_grad_`` call (a sequence
     number) that last set each name's flag. torch keeps one flag per tensor, set by whoever
     calls ``requires_grad_`` last; a parameter used by several modules (weight tying) takes
-    the flag of its place set last. A place rebound to another array has no say (0), so the
-    array brings its own flag, as a new ``nn.Parameter`` would (True) or a tied one does.
+    the flag of its place set last. A place rebound to another array takes that array's
+    flag and stamp (``_adopt_grad_flag``): a new one's is True with no say (0).
     Equality is the names' (it is static pytree data)."""
 
     __slots__ = ("stamps",)
@@ -1184,6 +1184,24 @@ def _forget_grad_flag(module: Module, name: str) -> None:
     frozen = module._frozen
     if name in frozen or getattr(frozen, "stamps", {}).get(name):
         _set_grad_flag(module, name, False, 0)
+
+
+def _adopt_grad_flag(module: Module, name: str, value: Any) -> None:
+    """``module.name`` now holds ``value``: the place takes the array's requires_grad, as a
+    torch Parameter carries its flag to the places it is assigned to. A tied array's flag
+    is its other places' (the latest setting, see ``_Frozen``), copied here so that it
+    outlives them (``b.weight = a.weight; del a``); a new array's is True."""
+    best = (0, False)
+    if _grad_calls[0] and is_array(value):  # no flag was ever set: every flag is True
+        for m, n, kind in _inplace.holders(value):
+            if kind == "param" and not (m is module and n == name):
+                frozen = m._frozen
+                stamp = frozen.stamp(n) if isinstance(frozen, _Frozen) else 0
+                best = max(best, (stamp, n in frozen))
+    if best == (0, False):
+        _forget_grad_flag(module, name)
+    else:
+        _set_grad_flag(module, name, best[1], best[0])
 
 
 def _frozen_arrays(root: Module) -> set[int]:
@@ -1235,9 +1253,9 @@ def trainable(model: Module) -> Module:
         for name, inner in _foreign_modules(m):
             train = name not in m._frozen
             m.__dict__[name] = jax.tree_util.tree_map(
-                lambda v, train=train: train
-                and is_array(v)
-                and jnp.issubdtype(v.dtype, jnp.inexact),
+                lambda v, train=train: (
+                    train and is_array(v) and jnp.issubdtype(v.dtype, jnp.inexact)
+                ),
                 inner,
             )
     return jax.tree_util.tree_map(lambda x: x if isinstance(x, bool) else False, mask)

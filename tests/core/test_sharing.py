@@ -578,6 +578,29 @@ def test_requires_grad_reaches_a_tie_whose_places_moved():
         assert j.parameter_requires_grad(name) == p.requires_grad, name
 
 
+def _flag_follows_the_tensor(lib):
+    # (found by the model-based test's long profile) torch's flag is on the tensor: a frozen
+    # parameter assigned to another place stays frozen there after its first place is gone
+    r = lib.Sequential(
+        lib.Sequential(lib.Linear(2, 2), lib.Tanh()), lib.ModuleList([lib.Linear(2, 2)])
+    )
+    r.requires_grad_(False)
+    r[1][0].weight = r[0][0].weight
+    del r[0][0]
+    p = lib.ParameterList([jnp.zeros(2) if lib is nn else tnn.Parameter(torch.zeros(2))])
+    p.requires_grad_(False)
+    p.append(p[0])  # the same parameter twice, then the first place rebound
+    p[0] = jnp.ones(2) if lib is nn else tnn.Parameter(torch.ones(2))
+    return lib.ModuleList([r, p])
+
+
+def test_requires_grad_follows_the_array_to_its_new_places():
+    t, m = _flag_follows_the_tensor(tnn), _flag_follows_the_tensor(nn)
+    for name, p in t.named_parameters():
+        assert m.parameter_requires_grad(name) == p.requires_grad, name
+        assert m.get_parameter(name).requires_grad == p.requires_grad, name
+
+
 # torch's in-place habits on a tied parameter, reached through one of its uses the way torch
 # code reaches parameters (``modules()``, ``parameters()``, ``apply``, the attribute): torch
 # changes the one tensor, so both places change, or are frozen, together. "rebuilt" is the
