@@ -156,15 +156,16 @@ CASES = [
     param_dict_twice,
     shared_batchnorm,
 ]
-# Kinds the model-based test (test_sharing_model.py) also draws in CI run in the long
-# profile only (`pytest --long`): CI keeps the reproducers and one of each kind.
-LONG_CASES = {two_parents, deep_tie, param_dict_twice, shared_batchnorm}
+# Kinds that the model-based test (test_sharing_model.py) also draws in CI, and that other
+# tests here cover eagerly and under jit, run in the long profile only (`pytest --long`):
+# CI keeps one case of each kind.
+LONG_CASES = {tied_after_init, two_parents, deep_tie, param_dict_twice, shared_batchnorm}
+LONG_STEP_CASES = {shared_batchnorm, param_list_twice}
 
 
-def _params(cases):
+def _params(cases, long=LONG_CASES):
     return [
-        pytest.param(c, id=c.__name__, marks=[pytest.mark.long] if c in LONG_CASES else [])
-        for c in cases
+        pytest.param(c, id=c.__name__, marks=[pytest.mark.long] if c in long else []) for c in cases
     ]
 
 
@@ -210,7 +211,7 @@ def test_shared_object_is_one_parameter(case):
 STEP_CASES = [lm_tied_in_init, shared_batchnorm, nested_edit, param_list_twice]
 
 
-@pytest.mark.parametrize("case", _params(STEP_CASES))
+@pytest.mark.parametrize("case", _params(STEP_CASES, LONG_STEP_CASES))
 def test_optimizer_step_keeps_one_parameter(case):
     tmod, jmod = _twins(case)
     jmod.load_state_dict(tmod.state_dict())

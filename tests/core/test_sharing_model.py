@@ -447,7 +447,7 @@ class Lockstep(RuleBasedStateMachine):
 
 
 # About 0.3 s a sequence on a loaded 2-core machine.
-CI_SEQUENCES = 16
+CI_SEQUENCES = 10
 LONG_SEQUENCES = 3000
 
 

@@ -406,7 +406,7 @@ def _sharing_section(w) -> None:
     w(
         f"| optimizer step | sharing | = torch (SGD with momentum, 2 jitted steps on `nn.pack`): "
         f"values, and the places stay one object | {len(s.STEP_CASES)} "
-        f"({len(set(s.STEP_CASES) - s.LONG_CASES)} in CI) | "
+        f"({len(set(s.STEP_CASES) - s.LONG_STEP_CASES)} in CI) | "
         f"test_sharing.py `test_optimizer_step_keeps_one_parameter`: {steps} |\n"
     )
     from ..core import test_containers as c
