@@ -6,6 +6,7 @@ should have been an error cannot hide in the library.
 """
 
 import os
+import sys
 
 # Most of the suite's time is XLA compiling thousands of small programs that then run once
 # or twice. Skipping LLVM's expensive passes (loop/SLP vectorisation, aggressive inlining)
@@ -36,14 +37,39 @@ def pytest_addoption(parser):
     )
 
 
+def _long_profile(config) -> bool:
+    return bool(config.getoption("--long")) or os.environ.get("JAXNN_LONG", "0") == "1"
+
+
+_EAGER_GRAD_SAMPLE = 4  # CI takes eager gradients for every 4th case of a table (and the 1st)
+_CASE_INDEX = pytest.StashKey[int]()
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``long`` (more cases of a table that CI samples) run with --long only."""
-    if config.getoption("--long") or os.environ.get("JAXNN_LONG", "0") == "1":
+    """Tests marked ``long`` (more cases of a table that CI samples) run with --long only.
+
+    Also numbers each parametrized test's cases, for the eager-gradient sample
+    (``tests/parity.py``: ``EAGER_GRADS``).
+    """
+    counts: dict[tuple, int] = {}
+    for item in items:
+        fn = (str(item.path), getattr(item, "originalname", item.name))
+        item.stash[_CASE_INDEX] = counts.get(fn, 0)
+        counts[fn] = item.stash[_CASE_INDEX] + 1
+    if _long_profile(config):
         return
     skip = pytest.mark.skip(reason="long profile: run with --long or JAXNN_LONG=1")
     for item in items:
         if "long" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_runtest_setup(item):
+    parity = sys.modules.get("tests.parity")
+    if parity is not None:
+        parity.EAGER_GRADS = (
+            _long_profile(item.config) or item.stash.get(_CASE_INDEX, 0) % _EAGER_GRAD_SAMPLE == 0
+        )
 
 
 @pytest.fixture(autouse=True)
