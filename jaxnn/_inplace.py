@@ -31,6 +31,7 @@ from typing import Any
 
 import jax
 
+from . import _edit, _sharing
 from ._state import walk
 
 _ArrayImpl = type(jax.numpy.zeros(()))
@@ -120,7 +121,10 @@ def holders(array: Any) -> list[tuple[Any, str, str]]:
         m = r()
         if m is not None:
             add(m, name)
-    for root in _initialising_roots():
+    # Inside ``jaxnn.edit(model, fn)`` the copy is searched directly (under jit its arrays
+    # are tracers, which carry no notes).
+    copy = _edit.innermost()
+    for root in _initialising_roots() + ([copy] if copy is not None else []):
         try:
             modules = list(walk(root))
         except AttributeError:  # its children are not all set yet
@@ -133,6 +137,15 @@ def holders(array: Any) -> list[tuple[Any, str, str]]:
             for n, v, _kind in members:
                 if v is array:
                     add(m, n)
+    if copy is not None and any(_edit.is_private(m) for m, _n, _kind in found):
+        # The copy holds the model's arrays, but an edit made in ``fn`` is the copy's alone
+        # (as on a deep copy in torch): the model and its other value copies keep theirs.
+        found = [h for h in found if _edit.is_private(h[0])]
+    # A weight tied to a found place, in a module that was never noted (a model rebuilt by
+    # an optimizer step and reached through one submodule only): the share tables know it.
+    for m, n, _kind in list(found):
+        for other, key in _sharing.places_of(m, n):
+            add(other, key)
     return found
 
 
@@ -216,7 +229,11 @@ class _RequiresGrad:
             return self
         found = holders(array)
         if found:
-            return all(kind == "param" and n not in m._frozen for m, n, kind in found)
+            if any(kind != "param" for _m, _n, kind in found):
+                return False  # a buffer
+            # One flag per array as in torch: the place whose flag was set last says it
+            # (the rule of ``_module._frozen_arrays``; the same call: frozen wins).
+            return not max((_stamp(m, n), n in m._frozen) for m, n, _kind in found)[1]
         try:
             return array.__dict__["requires_grad"]
         except KeyError:
@@ -225,7 +242,7 @@ class _RequiresGrad:
             ) from None
 
     def __set__(self, array: Any, value: Any) -> None:
-        from ._module import check_mutable
+        from ._module import _grad_calls, _set_grad_flag, check_mutable
 
         found = holders(array)
         if not found:
@@ -241,10 +258,15 @@ class _RequiresGrad:
             )
         for m, _n, _kind in found:
             check_mutable(m, "requires_grad = ...")
+        _grad_calls[0] += 1  # the latest setting of a flag wins (see _module._Frozen)
         for m, n, kind in found:
             if kind == "param":
-                frozen = m._frozen - {n} if value else m._frozen | {n}
-                object.__setattr__(m, "_frozen", frozenset(frozen))
+                _set_grad_flag(m, n, not value, _grad_calls[0])
+
+
+def _stamp(module: Any, name: str) -> int:
+    frozen = module._frozen
+    return frozen.stamp(name) if hasattr(frozen, "stamp") else 0
 
 
 class _Data:
