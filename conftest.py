@@ -50,8 +50,9 @@ def _long_profile(config) -> bool:
 # - of the parity tables in `_SAMPLED_TABLES` (those of 5+ cases that cost 3+ CPU-seconds,
 #   measured serially on 2026-12-05), the first case of each kind (the id's first word:
 #   every layer and function keeps a case) and every `_TABLE_SAMPLE`th; the other cases are
-#   deselected and counted in the summary.
-_EAGER_GRAD_SAMPLE = 4
+#   deselected and counted in the summary. The hypothesis property tests draw 5 examples
+#   each in CI (profile "ci"), 500 with --hypothesis-profile=long.
+_EAGER_GRAD_SAMPLE = 6
 _TABLE_SAMPLE = 4
 _SAMPLED_TABLES = {  # file under tests/ -> its parametrized parity tables costing >= 3 CPU-s
     "functional/test_activation.py": {"test_pointwise"},
@@ -92,6 +93,13 @@ _SAMPLED_TABLES = {  # file under tests/ -> its parametrized parity tables costi
     "modules/test_sparse.py": {"test_embedding_parity", "test_embedding_bag_parity"},
     "modules/test_transformer.py": {"test_encoder_layer"},
 }
+# Tables whose every case is its own kind (a feature combination of one layer): sampled by
+# position alone, every `_TABLE_SAMPLE`th case.
+_SAMPLED_BY_POSITION = {
+    ("modules/test_attention.py", "test_parity"),
+    ("modules/test_transformer.py", "test_encoder_layer"),
+    ("functional/test_attention.py", "test_multi_head_attention_forward"),
+}
 _CASE_INDEX = pytest.StashKey[int]()
 _profile_counts = {"deselected": 0}
 
@@ -103,10 +111,10 @@ def _sampled_out(items) -> list:
         if hasattr(item, "callspec") and item.originalname in _SAMPLED_TABLES.get(rel, ()):
             by_test.setdefault((rel, item.originalname), []).append(item)
     out = []
-    for cases in by_test.values():
+    for (rel, name), cases in by_test.items():
         kinds: set[str] = set()
         for i, item in enumerate(cases):
-            kind = item.callspec.id.split("-")[0]
+            kind = "" if (rel, name) in _SAMPLED_BY_POSITION else item.callspec.id.split("-")[0]
             if kind not in kinds or i % _TABLE_SAMPLE == 0:
                 kinds.add(kind)
                 continue
@@ -171,7 +179,7 @@ def x64():
 # deeper. Eager JAX compiles per shape, so no deadline.
 from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
-_hypothesis_settings.register_profile("ci", max_examples=10, deadline=None, derandomize=True)
+_hypothesis_settings.register_profile("ci", max_examples=5, deadline=None, derandomize=True)
 _hypothesis_settings.register_profile("long", max_examples=500, deadline=None)
 _hypothesis_settings.load_profile("ci")
 
@@ -209,7 +217,7 @@ def pytest_terminal_summary(terminalreporter):
     if _profile_counts["deselected"]:
         terminalreporter.write_line(
             f"CI profile: {_profile_counts['deselected']} more cases of the parity tables and "
-            f"the eager gradients of 3 cases in {_EAGER_GRAD_SAMPLE} run with --long"
+            f"the eager gradients of {_EAGER_GRAD_SAMPLE - 1} cases in {_EAGER_GRAD_SAMPLE} run with --long"
         )
     if _audit_counts["cases"]:
         terminalreporter.write_line(
