@@ -214,9 +214,11 @@ def convert(root: torch.nn.Module, args: tuple | None, kwargs: dict | None) -> M
             names = sorted({type(m).__qualname__ for _, m in traced})
             raise TypeError(
                 f"from_torch: {type(root).__name__} runs its own forward code ({', '.join(names)}), "
-                f"which jaxnn converts by tracing a real call. Pass example inputs: "
-                f"nn.from_torch(model, example_inputs=(x,)) (and example_kwargs={{...}} for keyword "
-                f"arguments), with the shapes and dtypes the model takes (batch >= 2)."
+                f"which jaxnn converts by tracing a real call: pass example inputs, "
+                f"nn.from_torch(model, example_inputs=(x,)) (example_kwargs={{...}} for keyword "
+                f"arguments), with the shapes and dtypes the model takes (batch >= 2). Or write the "
+                f"jaxnn twin with the same attribute names and load the weights: "
+                f"twin.load_state_dict(torch_model.state_dict())."
             )
     args = tuple(args or ())
     kwargs = dict(kwargs or {})
@@ -230,6 +232,7 @@ def convert(root: torch.nn.Module, args: tuple | None, kwargs: dict | None) -> M
             + "\n".join(str(p) for p in problems)
         )
     model = Builder(kinds, tables, _from_torch_stock).build(root)
+    tie(root, model)
     check_same(root, model)
     return model
 
@@ -237,28 +240,25 @@ def convert(root: torch.nn.Module, args: tuple | None, kwargs: dict | None) -> M
 def build_programs(
     root: torch.nn.Module, kinds: dict[int, str], rec: Recording, problems: list[Problem]
 ) -> dict[int, ProgramTable]:
+    """Programs for every traced module: torch.fx first; torch.export for the subtrees of
+    the modules fx could not trace or translate. Problems of both are collected."""
     from . import _export, _fx
 
     tables: dict[int, ProgramTable] = {}
-    covered: set[int] = set()
+    pending: list[tuple[str, torch.nn.Module, str | None, list[Problem]]] = []
     for path, m in root.named_modules():
-        if kinds[id(m)] != "traced" or id(m) in covered:
+        if kinds[id(m)] != "traced":
             continue
         table = _table_for(m, tables)
-        calls = rec.calls.get(id(m), {})
         fx_problems: list[Problem] = []
         failure = None
-        for mode, mode_calls in calls.items():
-            seen: set[tuple] = set()
-            for a, kw in mode_calls:
-                arguments = canonical(m, forward_signature(m), a, kw)
-                key = call_key(arguments)
-                if key in seen:
-                    continue
-                seen.add(key)
+        for mode, mode_calls in rec.calls.get(id(m), {}).items():
+            for arguments, key, passed in _distinct_calls(m, mode_calls):
                 with _mode(root, mode):
                     try:
-                        program = _fx.trace(m, path, forward_signature(m), arguments, fx_problems)
+                        program = _fx.trace(
+                            m, path, forward_signature(m), arguments, fx_problems, passed
+                        )
                     except _fx.FxFailure as e:
                         failure = str(e)
                         break
@@ -266,32 +266,119 @@ def build_programs(
                     table.add(mode, key, program)
             if failure:
                 break
-        if failure is None and not fx_problems:
+        if failure is not None or fx_problems:
+            pending.append((path, m, failure, fx_problems))
+    covered: set[int] = set()
+    export_problems: list[Problem] = []
+    for path, m, _, _ in pending:
+        if id(m) in covered:
             continue
         # fx could not trace this module, or met ops it cannot translate at torch's level:
-        # torch.export traces the whole subtree down to ATen ops instead.
-        table.programs.clear()
-        export_problems: list[Problem] = []
-        subtree = _export.export_subtree(
+        # torch.export traces its whole subtree down to ATen ops instead. Programs fx made
+        # for modules below it are kept (the first program of a signature wins).
+        covered |= _export.export_subtree(
             root, m, path, kinds, rec, lambda mm: _table_for(mm, tables), export_problems
         )
-        if export_problems:
-            problems.extend(fx_problems or [])
+    if export_problems:
+        for path, m, failure, fx_problems in pending:
             if failure is not None:
                 problems.append(
                     Problem(
                         path,
                         type(m).__name__,
-                        f"torch.fx cannot trace it ({failure})",
+                        f"torch.fx cannot trace it: {failure[:300]}",
                         "",
-                        "see the torch.export problems listed with it",
+                        "torch.export was tried for it; see its problems in this list.",
                     )
                 )
-            problems.extend(export_problems)
-        covered.update(subtree)
+            problems.extend(fx_problems)
+        problems.extend(export_problems)
+    _check_input_mutations(root, tables, problems)
+    unique = list({str(p): p for p in problems}.values())
+    problems[:] = unique
     for table in tables.values():
         table.failed_modes = dict(rec.failed)
     return tables
+
+
+def _check_input_mutations(
+    root: torch.nn.Module, tables: dict[int, ProgramTable], problems: list[Problem]
+) -> None:
+    """A module that changes its input in place, called by one that reads it afterwards:
+    torch's caller sees the change, a replayed caller would not."""
+    from ._program import Ref
+
+    mutating = {
+        m_id for m_id, t in tables.items() if any(p.mutated_inputs for p in t.programs.values())
+    }
+    if not mutating:
+        return
+    for path, m in root.named_modules():
+        table = tables.get(id(m))
+        if table is None:
+            continue
+        for program in table.programs.values():
+            for i, ins in enumerate(program.instrs):
+                if ins.op != "module":
+                    continue
+                child = m.get_submodule(".".join(ins.fn))
+                if id(child) not in mutating:
+                    continue
+                passed = {r.slot for r in _refs((ins.args, ins.kwargs), Ref)}
+                later = _refs(
+                    ([(j.args, j.kwargs) for j in program.instrs[i + 1 :]], program.output), Ref
+                )
+                if passed & {r.slot for r in later}:
+                    problems.append(
+                        Problem(
+                            path,
+                            type(m).__name__,
+                            f"passes a tensor to self.{'.'.join(ins.fn)}, which changes it in "
+                            f"place, and reads it afterwards",
+                            ins.where,
+                            "use the out-of-place op in the child (inplace=False), so the "
+                            "caller's tensor is not changed.",
+                        )
+                    )
+
+
+def _refs(template: Any, ref_type: type) -> list[Any]:
+    from ._program import Build
+
+    out: list[Any] = []
+
+    def walk(t: Any) -> None:
+        if isinstance(t, ref_type):
+            out.append(t)
+        elif isinstance(t, tuple | list):
+            for v in t:
+                walk(v)
+        elif isinstance(t, dict):
+            for v in t.values():
+                walk(v)
+        elif isinstance(t, slice):
+            walk((t.start, t.stop, t.step))
+        elif isinstance(t, Build):
+            walk(t.items)
+
+    walk(template)
+    return out
+
+
+def _distinct_calls(
+    m: torch.nn.Module, calls: list[tuple[tuple, dict]]
+) -> list[tuple[OrderedDict, tuple, frozenset[str]]]:
+    """The calls with different signature keys: (canonical arguments, key, names passed)."""
+    out, seen = [], set()
+    sig = forward_signature(m)
+    for a, kw in calls:
+        arguments = canonical(m, sig, a, kw)
+        key = call_key(arguments)
+        if key not in seen:
+            seen.add(key)
+            passed = frozenset(list(sig.bind(m, *a, **kw).arguments)[1:])
+            out.append((arguments, key, passed))
+    return out
 
 
 def _table_for(m: torch.nn.Module, tables: dict[int, ProgramTable]) -> ProgramTable:
@@ -442,6 +529,24 @@ def _check_names(tm: torch.nn.Module, names: list[str]) -> None:
             f"from_torch: {type(tm).__qualname__} has members named {clash}, which are methods or "
             f"attributes of every jaxnn Module; rename them in torch (and in the state_dict keys)."
         )
+
+
+def tie(tm: torch.nn.Module, jm: Module) -> None:
+    """One torch tensor placed twice (weight tying) is one jax array object placed twice:
+    the contract with jaxnn's sharing, which keeps such an array one leaf."""
+    from ._program import member
+
+    first: dict[int, Any] = {}
+    named = list(tm.named_parameters(remove_duplicate=False))
+    named += list(tm.named_buffers(remove_duplicate=False))
+    for name, t in named:
+        owner_path, _, attr = name.rpartition(".")
+        owner = jm.get_submodule(owner_path)
+        if id(t) in first:
+            if member(owner, attr) is not first[id(t)]:
+                owner._set_member(attr, first[id(t)])
+        else:
+            first[id(t)] = member(owner, attr)
 
 
 def check_same(tm: torch.nn.Module, jm: Module) -> None:

@@ -152,15 +152,28 @@ def export_subtree(
                         Problem(
                             path,
                             type(m).__name__,
-                            f"torch.export cannot trace it either ({type(e).__name__}: {_first_line(e)})",
+                            f"torch.export cannot trace it ({type(e).__name__}: {_first_line(e)})",
                             "",
-                            "make the forward exportable (torch.export.export(module, args) must "
-                            "succeed; see torch's export error above), or write the jaxnn twin by hand.",
+                            _export_fix(e),
                         )
                     )
                     return covered
             _Splitter(ep, m, path, kinds, table_for, problems, mode).run()
     return covered
+
+
+def _export_fix(e: Exception) -> str:
+    text = str(e)
+    if "Cache" in text or "pytree flattened inputs" in text:
+        return (
+            "an argument or result is a Python object that is not a tensor (a key-value cache?). "
+            "Call the model without it (Hugging Face: use_cache=False in the config or in "
+            "example_kwargs), so that only tensors cross the module boundaries."
+        )
+    return (
+        "make the forward traceable by torch.export (torch.export.export(module, args) must "
+        "succeed), or write this module's jaxnn twin by hand and load its weights."
+    )
 
 
 def _first_line(e: Exception) -> str:

@@ -69,6 +69,8 @@ class _ModuleTracer(fx.Tracer):
                 return type(value)((k, make(v, (*path, k))) for k, v in value.items())
             return value
 
+        # Call the forward as it was called (defaults left out: a decorated forward may
+        # add keyword arguments of its own); placeholders are named by parameter.
         params = list(self._signature.parameters)
         arguments = OrderedDict([(params[0], self.root)])
         for name, value in self._arguments.items():
@@ -90,12 +92,15 @@ def trace(
     signature: inspect.Signature,
     arguments: OrderedDict,
     problems: list[Problem],
+    passed: frozenset[str],
 ) -> Program | None:
-    """fx-trace ``tm.forward`` called with ``arguments``; None when a problem was recorded.
+    """fx-trace ``tm.forward`` called with ``arguments`` (of which ``passed`` were given
+    explicitly); None when a problem was recorded.
 
     Raises ``FxFailure`` when fx itself cannot trace the code.
     """
-    tracer = _ModuleTracer(signature, arguments)
+    explicit = OrderedDict((k, v) for k, v in arguments.items() if k in passed)
+    tracer = _ModuleTracer(signature, explicit)
     try:
         graph = tracer.trace(tm)
     except Exception as e:  # any failure of symbolic tracing: fall back to torch.export
@@ -154,6 +159,23 @@ def _output(low: Lowering, tracer: _ModuleTracer, node: fx.Node) -> Any:
     )
 
 
+def _public_name(target: Any) -> str:
+    """``torch.fft.rfft`` rather than its implementation's ``torch._C._fft.fft_rfft``."""
+    for prefix, space in (
+        ("torch", torch),
+        ("torch.nn.functional", torch.nn.functional),
+        ("torch.fft", torch.fft),
+        ("torch.special", torch.special),
+        ("torch.linalg", torch.linalg),
+    ):
+        for attr in dir(space):
+            if not attr.startswith("_") and getattr(space, attr, None) is target:
+                return f"{prefix}.{attr}"
+    module = getattr(target, "__module__", None) or ""
+    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", str(target))
+    return f"{module}.{name}" if module else name
+
+
 def _fix_method(name: str) -> str:
     if name in ("item", "tolist", "numpy", "cpu", "cuda", "__bool__"):
         return (
@@ -194,9 +216,7 @@ def _call_function(low: Lowering, node: fx.Node) -> None:
         return
     fn = T.torch_function(target)
     if fn is None:
-        module = getattr(target, "__module__", None) or ""
-        qual = f"{module}.{name}" if module else name
-        low.problem(f"calls {qual}()", node)
+        low.problem(f"calls {_public_name(target)}()", node)
         low.new_slot(node)
         return
     low.call(node, fn, node.args, node.kwargs, f"{name}()")

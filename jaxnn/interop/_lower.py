@@ -47,10 +47,25 @@ def source_of(node: Any) -> str:
     if not trace:
         return ""
     frames = re.findall(r'File "([^"]+)", line (\d+), in \S+\n\s*(.*)', trace)
-    if not frames:
+    user = [f for f in frames if not _TORCH_DIR or not f[0].startswith(_TORCH_DIR)]
+    if not user:
         return ""
-    file, line, code = frames[-1]
+    file, line, code = user[-1]
     return f"{file}:{line}  `{code.strip()}`"
+
+
+def _torch_dir() -> str:
+    import os
+
+    import torch
+
+    return os.path.dirname(torch.__file__) + os.sep
+
+
+try:
+    _TORCH_DIR = _torch_dir()
+except ImportError:  # pragma: no cover - this module is only used with torch
+    _TORCH_DIR = ""
 
 
 _FIX_OP = (
@@ -104,6 +119,9 @@ class Lowering:
         self.instrs: list[Instr] = []
         self.inputs: list[tuple[int, tuple]] = []
         self.views: dict[int, int] = {}  # slot -> slot of the value it is a view of
+        self.groups: dict[int, list[int]] = {}  # slots holding one tensor (in-place results)
+        self.slot_nodes: dict[int, Any] = {}
+        self.mutated_inputs: set[int] = set()
         self.failed = False
 
     # -- problems
@@ -123,6 +141,7 @@ class Lowering:
         self.nslots += 1
         if node is not None:
             self.slots[node] = slot
+            self.slot_nodes[slot] = node
         return slot
 
     def input(self, node: Any, path: tuple) -> None:
@@ -209,7 +228,7 @@ class Lowering:
             if bound.get("inplace") is True:
                 inplace = True
         slot = self.new_slot(node)
-        alias = self.inplace_alias(node, args, what) if inplace else None
+        alias = self.inplace_alias(node, args, what) if inplace else ()
         self.instrs.append(
             Instr(
                 "call",
@@ -239,7 +258,7 @@ class Lowering:
         targs = self.arg(tuple(args), node)
         tkwargs = self.arg(dict(kwargs), node)
         slot = self.new_slot(node)
-        alias = self.inplace_alias(node, args, what) if inplace else None
+        alias = self.inplace_alias(node, args, what) if inplace else ()
         self.instrs.append(
             Instr("module", path, targs, tkwargs, slot, alias=alias, where=self.where(node, what))
         )
@@ -250,51 +269,59 @@ class Lowering:
             Instr("attr", (path, name), out=slot, where=self.where(node, ".".join((*path, name))))
         )
 
-    def inplace_alias(self, node: Any, args: tuple, what: str) -> int | None:
-        """The slot torch mutates, when later code reads it; None when nothing does.
+    def inplace_alias(self, node: Any, args: tuple, what: str) -> tuple[int, ...]:
+        """The slots torch changes in place with this op (all views-free aliases of its
+        first argument); they are rebound to the result at replay.
 
-        A mutation can be replayed by rebinding the mutated value, unless torch would also
-        have changed another value through shared memory (a view, an input, a parameter).
+        Refused where torch would also change a tensor sharing memory with it that later
+        code reads (a view, or the tensor a view was taken of).
         """
-        if not args or not _is_node(args[0]):
-            return None
+        if not args or not _is_node(args[0]) or args[0] not in self.slots:
+            return ()
         target = args[0]
-        later = [u for u in target.users if u is not node and _after(u, node)]
-        if not later:
-            return None
-        slot = self.slots.get(target)
-        if slot is None:
-            return None
-        if target.op in ("placeholder", "get_attr") or slot in self.views:
-            kind = {"placeholder": "an input", "get_attr": "a parameter or buffer"}.get(
-                target.op, "a view of another tensor"
+        slot = self.slots[target]
+        group = self.groups.setdefault(slot, [slot])
+        base = self.views.get(slot)
+        read_later = any(
+            any(u is not node and _after(u, node) for u in self.slot_nodes[s].users)
+            for s in group
+            if s in self.slot_nodes
+        )
+        if base is not None:
+            base_read = any(
+                _after(u, node) for u in getattr(self.slot_nodes.get(base), "users", ())
             )
+            if read_later or base_read:
+                self.problem(
+                    f"{what} changes in place a view of another tensor that later code reads",
+                    node,
+                    "jaxnn replays in-place ops by rebinding values, which cannot reach the "
+                    "memory a view shares. Use the out-of-place op (x = x.add(y), inplace=False) "
+                    "on that line.",
+                )
+                return ()
+        if target.op == "get_attr" and read_later:
             self.problem(
-                f"{what} changes {kind} in place and later code reads it",
+                f"{what} changes a parameter or buffer in place",
                 node,
-                "jaxnn replays in-place ops by rebinding the result, which cannot reach memory "
-                "shared with other tensors. Use the out-of-place op (x = x.add(y), "
-                "inplace=False) on that line.",
+                "a jaxnn module's arrays change only through nn.forward's returned model; use "
+                "the out-of-place op, or keep the state in a torch.nn layer (BatchNorm).",
             )
-            return None
-        early_views = [
-            u
-            for u in target.users
-            if u is not node and not _after(u, node) and self.slots.get(u) in self.views
-        ]
-        if any(any(_after(w, node) for w in v.users) for v in early_views):
-            self.problem(
-                f"{what} changes a tensor in place that a view taken earlier still reads",
-                node,
-                "use the out-of-place op on that line.",
-            )
-            return None
-        return slot
+            return ()
+        if target.op == "placeholder":
+            self.mutated_inputs.add(slot)
+        out = self.slots.get(node)
+        if out is not None:
+            group.append(out)
+            self.groups[out] = group
+        return tuple(s for s in group if s != out)
 
     def finish(self, output: Any, *, source: str, shape_check: ShapeCheck | None = None) -> Program:
-        return Program(
+        program = Program(
             self.inputs, self.instrs, output, self.nslots, source=source, shape_check=shape_check
         )
+        program.mutated_inputs = frozenset(self.mutated_inputs)
+        return program
 
 
 def _is_node(x: Any) -> bool:

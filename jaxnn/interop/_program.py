@@ -160,7 +160,7 @@ class Instr:
         out: int = -1,
         *,
         key_arg: str | None = None,
-        alias: int | None = None,
+        alias: tuple[int, ...] = (),
         where: str = "",
     ) -> None:
         self.op = op
@@ -267,6 +267,8 @@ class Program:
         self.source = source
         self.shape_check = shape_check
         self.random = any(i.key_arg for i in instrs)
+        # Inputs this program changes in place (torch's caller would see the change).
+        self.mutated_inputs: frozenset[int] = frozenset()
 
     def __repr__(self) -> str:
         lines = [f"Program({self.source}, inputs={self.inputs})"]
@@ -286,7 +288,7 @@ class Program:
         keys = self._keys(module, key)
         for n, ins in enumerate(self.instrs):
             try:
-                self._step(module, ins, env, keys[n] if keys else None, where)
+                self._step(module, ins, env, keys.get(n) if keys else None, where)
             except Exception as e:
                 if hasattr(e, "add_note") and not getattr(e, "_jaxnn_noted", False):
                     e.add_note(f"(jaxnn: while replaying {ins.where or ins!r} in {where})")
@@ -337,8 +339,8 @@ class Program:
         else:  # pragma: no cover - programs are built by this package only
             raise AssertionError(op)
         env[ins.out] = out
-        if ins.alias is not None:
-            env[ins.alias] = out
+        for slot in ins.alias:  # torch changed these tensors in place: they now hold `out`
+            env[slot] = out
 
 
 class ProgramTable:

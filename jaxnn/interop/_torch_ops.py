@@ -366,6 +366,8 @@ def _aten_table() -> dict[Any, Callable]:
     table[aten._log_softmax.default] = _aten_private_softmax("log_softmax")
     table[aten.to.dtype] = _aten_to
     table[aten.to.dtype_layout] = _aten_to_layout
+    table[aten.to.device] = _aten_to_device
+    table[aten.to.other] = _aten_to_other
     table[aten._to_copy.default] = _aten_to_layout
     table[aten.type_as.default] = ops.type_as
     table[aten.scalar_tensor.default] = _aten_scalar_tensor
@@ -456,6 +458,27 @@ def _aten_to(
     memory_format: Any = None,
 ) -> Any:
     return ops.to(input, dtype)
+
+
+def _aten_to_device(
+    input: Any,
+    device: Any,
+    dtype: Any,
+    non_blocking: bool = False,
+    copy: bool = False,
+    memory_format: Any = None,
+) -> Any:
+    return ops.to(input, dtype)
+
+
+def _aten_to_other(
+    input: Any,
+    other: Any,
+    non_blocking: bool = False,
+    copy: bool = False,
+    memory_format: Any = None,
+) -> Any:
+    return ops.type_as(input, other)
 
 
 def _aten_to_layout(input: Any, **kwargs: Any) -> Any:

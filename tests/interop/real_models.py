@@ -1,0 +1,214 @@
+"""The model zoo and the comparison harness for the real-model tests (issue #14).
+
+Models are built with random weights (nothing is downloaded), then *perturbed*: every
+float parameter and buffer gets noise, so zero-initialised heads, zero biases and unit
+norms cannot hide an error. Dropout and stochastic depth are set to 0 for the parity
+checks (their masks cannot equal torch's bits); their randomness is tested separately.
+
+``compare`` runs one jitted forward and backward in both libraries and returns the
+largest relative error of every output, input gradient, parameter gradient and (in
+training mode) updated buffer: ``max|jaxnn - torch| / max|torch|``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import torch
+
+import jaxnn as nn
+from tests.parity import to_numpy
+
+LONG = os.environ.get("JAXNN_LONG", "0") == "1"
+
+
+def import_torchvision() -> Any:
+    """torchvision's wheel is a CUDA build: declare its compiled ops on CPU torch first."""
+    if "torchvision" not in sys.modules:
+        try:
+            torch.ops.torchvision.nms
+        except AttributeError:
+            lib = torch.library.Library("torchvision", "DEF")
+            lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+            lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+            _KEEP.append(lib)
+    import torchvision
+
+    return torchvision
+
+
+_KEEP: list[Any] = []
+
+
+def perturb(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Noise on every float parameter and buffer; variances stay positive."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=g))
+        for name, b in model.named_buffers():
+            if not b.is_floating_point():
+                continue
+            if name.endswith("running_var"):
+                b.mul_(torch.empty(b.shape).uniform_(0.5, 1.5, generator=g))
+            else:
+                b.add_(0.1 * torch.randn(b.shape, generator=g))
+    return model
+
+
+def no_dropout(model: torch.nn.Module) -> torch.nn.Module:
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.dropout._DropoutNd) or type(m).__name__ in (
+            "StochasticDepth",
+            "DropPath",
+        ):
+            if hasattr(m, "p"):
+                m.p = 0.0
+            if hasattr(m, "drop_prob"):
+                m.drop_prob = 0.0
+    return model
+
+
+@dataclass
+class Case:
+    """A model, an example call, and how to read its output as a tuple of tensors."""
+
+    name: str
+    build: Callable[[], torch.nn.Module]
+    inputs: Callable[[int], tuple]  # batch size -> positional inputs
+    kwargs: Callable[[int], dict] = field(default_factory=lambda: lambda n: {})
+    outputs: Callable[[Any], tuple] = field(default_factory=lambda: _as_tuple)
+    long: bool = False
+    tol: float = 2e-5
+    grad_tol: float = 1e-4
+
+
+def _as_tuple(out: Any) -> tuple:
+    if isinstance(out, dict):
+        return tuple(out.values())
+    if isinstance(out, tuple | list):
+        return tuple(out)
+    return (out,)
+
+
+def image(size: int, channels: int = 3) -> Callable[[int], tuple]:
+    def make(n: int) -> tuple:
+        g = torch.Generator().manual_seed(n)
+        return (torch.randn(n, channels, size, size, generator=g),)
+
+    return make
+
+
+def tokens(seq: int, vocab: int = 100) -> Callable[[int], tuple]:
+    def make(n: int) -> tuple:
+        g = torch.Generator().manual_seed(n)
+        return (torch.randint(0, vocab, (n, seq), generator=g),)
+
+    return make
+
+
+# ------------------------------------------------------------------ the comparison
+
+
+def _torch_side(tm: torch.nn.Module, case: Case, args: tuple, kwargs: dict, cots: list) -> dict:
+    targs = tuple(
+        a.detach().clone().requires_grad_(True) if a.is_floating_point() else a for a in args
+    )
+    out = case.outputs(tm(*targs, **kwargs))
+    loss = sum((o * torch.from_numpy(c)).sum() for o, c in zip(out, cots, strict=True))
+    params = [(n, p) for n, p in tm.named_parameters() if p.requires_grad]
+    floats = [a for a in targs if a.is_floating_point()]
+    grads = torch.autograd.grad(loss, floats + [p for _, p in params], allow_unused=True)
+    grads = [
+        torch.zeros_like(w) if g is None else g
+        for w, g in zip(floats + [p for _, p in params], grads, strict=True)
+    ]
+    return {
+        "out": [to_numpy(o) for o in out],
+        "input_grads": [to_numpy(g) for g in grads[: len(floats)]],
+        "param_grads": {
+            n: to_numpy(g) for (n, _), g in zip(params, grads[len(floats) :], strict=True)
+        },
+        "buffers": {n: to_numpy(b) for n, b in tm.named_buffers()},
+    }
+
+
+def jax_step(jm: nn.Module, case: Case, args: tuple, kwargs: dict) -> tuple[Callable, Any]:
+    """A jitted ``(params, float_inputs, other_inputs, cots) -> ((loss, (outputs, new_model)),
+    (param_grads, input_grads))``."""
+    params, static = eqx.partition(jm, nn.trainable(jm))
+    jkwargs = {
+        k: jnp.asarray(to_numpy(v)) if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()
+    }
+    is_float = [a.is_floating_point() for a in args]
+
+    def loss(params: Any, fxs: tuple, oxs: tuple, cots: list) -> Any:
+        fi, oi = iter(fxs), iter(oxs)
+        xs = [next(fi) if f else next(oi) for f in is_float]
+        out, new = nn.forward(eqx.combine(params, static), *xs, **jkwargs)
+        leaves = case.outputs(out)
+        total = sum(jnp.sum(o * c) for o, c in zip(leaves, cots, strict=True))
+        return total, (leaves, new)
+
+    return jax.jit(jax.value_and_grad(loss, argnums=(0, 1), has_aux=True)), params
+
+
+def rel(a: Any, b: Any, floor: float = 1e-6) -> float:
+    """``max|a - b| / max|b|``, the denominator at least ``floor``."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    assert a.shape == b.shape, f"shape {a.shape} != torch's {b.shape}"
+    scale = max(np.abs(b).max(initial=0.0), floor)
+    return float(np.abs(a - b).max(initial=0.0) / scale)
+
+
+def compare(
+    tm: torch.nn.Module, jm: nn.Module, case: Case, batch: int, train: bool
+) -> dict[str, float]:
+    """Worst relative errors of outputs, input grads, param grads, buffers (one jit call)."""
+    tm.train(train)
+    jm.train(train)
+    args = case.inputs(batch)
+    kwargs = case.kwargs(batch)
+    saved = [(b, b.detach().clone()) for b in tm.buffers()]
+    with torch.no_grad():
+        shapes = [tuple(o.shape) for o in case.outputs(tm(*args, **kwargs))]
+    for b, s in saved:  # the shape probe must not move BatchNorm's statistics
+        b.data.copy_(s)
+    rng = np.random.default_rng(batch)
+    cots = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    ref = _torch_side(tm, case, args, kwargs, cots)
+    step, params = jax_step(jm, case, args, kwargs)
+    fxs = tuple(jnp.asarray(to_numpy(a)) for a in args if a.is_floating_point())
+    oxs = tuple(jnp.asarray(to_numpy(a)) for a in args if not a.is_floating_point())
+    (_, (out, new)), (gparams, gxs) = step(params, fxs, oxs, [jnp.asarray(c) for c in cots])
+    errors = {
+        "output": max(rel(o, r) for o, r in zip(out, ref["out"], strict=True)),
+    }
+    if gxs:
+        errors["input_grad"] = max(rel(g, r) for g, r in zip(gxs, ref["input_grads"], strict=True))
+    named = dict(gparams.named_parameters())
+    missing = sorted(set(ref["param_grads"]) - set(named))
+    assert not missing, f"no jaxnn gradient for {missing[:5]}"
+    # A gradient that is zero in exact arithmetic (the bias of a layer that a BatchNorm
+    # follows, in training mode) is float noise in both libraries: errors are measured
+    # against at least 1% of the largest gradient of the model.
+    top = max(np.abs(g).max(initial=0.0) for g in ref["param_grads"].values())
+    errors["param_grad"] = max(
+        rel(named[n], g, floor=1e-2 * top) for n, g in ref["param_grads"].items()
+    )
+    if train:
+        errors["buffers"] = max(
+            [rel(new.get_buffer(n), b) for n, b in ref["buffers"].items() if b.dtype.kind == "f"]
+            or [0.0]
+        )
+    for b, s in saved:  # leave torch's model as it was (training moved BatchNorm's stats)
+        b.data.copy_(s)
+    return errors

@@ -1,0 +1,246 @@
+"""Real models through ``from_torch`` (issue #14), compared with torch 2.13.
+
+torchvision 0.28, timm and transformers models with random, perturbed weights (see
+``real_models.py``): print and state_dict equality, then one jitted forward and backward
+in eval and in training mode, whose outputs, input gradients, parameter gradients and
+BatchNorm statistics must equal torch's; dynamic batch and sequence sizes; optimizer
+steps; dropout keys; saving. CI runs small configurations of the architectures; the full
+matrix (the real sizes, and vgg, squeezenet, densenet, shufflenet, regnet, timm,
+DistilBERT) runs with ``JAXNN_LONG=1``.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import torch
+
+import jaxnn as nn
+from tests.interop.real_models import (
+    LONG,
+    Case,
+    compare,
+    image,
+    import_torchvision,
+    no_dropout,
+    perturb,
+    rel,
+    tokens,
+)
+from tests.parity import to_numpy
+
+tv = import_torchvision()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import transformers
+
+transformers.logging.set_verbosity_error()
+
+long = pytest.mark.skipif(not LONG, reason="full real-model matrix: set JAXNN_LONG=1")
+
+
+def _bert(**kw):
+    cfg = transformers.BertConfig(
+        vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64, hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0, **kw,
+    )  # fmt: skip
+    return transformers.BertModel(cfg)
+
+
+def _gpt2(**kw):
+    cfg = transformers.GPT2Config(
+        vocab_size=100, n_embd=32, n_layer=2, n_head=4, n_positions=64, use_cache=False,
+        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=0, **kw,
+    )  # fmt: skip
+    return transformers.GPT2Model(cfg)
+
+
+def _distilbert():
+    cfg = transformers.DistilBertConfig(
+        vocab_size=100, dim=32, n_layers=2, n_heads=4, hidden_dim=37,
+        max_position_embeddings=64, dropout=0.0, attention_dropout=0.0,
+    )  # fmt: skip
+    return transformers.DistilBertModel(cfg)
+
+
+def _vit_small():
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    return VisionTransformer(
+        32, 16, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=37, num_classes=10
+    )
+
+
+def _convnext_small():
+    from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+
+    return ConvNeXt([CNBlockConfig(16, 32, 1), CNBlockConfig(32, None, 2)], num_classes=10)
+
+
+def _timm(name, **kw):
+    import timm
+
+    return timm.create_model(name, **kw)
+
+
+def _bert_mask(n: int) -> dict:
+    mask = torch.ones(n, 7, dtype=torch.long)
+    mask[0, 5:] = 0
+    return {"attention_mask": mask}
+
+
+M = tv.models
+CASES = [
+    Case("resnet18", lambda: M.resnet18(num_classes=10), image(64)),
+    Case("mobilenet_v3_small", lambda: M.mobilenet_v3_small(num_classes=10), image(64)),
+    Case("efficientnet_b0", lambda: M.efficientnet_b0(num_classes=10), image(64)),
+    Case("vit_b_16-small", _vit_small, image(32)),
+    Case("convnext_tiny-small", _convnext_small, image(32)),
+    Case("bert", _bert, tokens(7), _bert_mask),
+    Case("gpt2", _gpt2, tokens(7)),
+    Case("vit_b_16", lambda: M.vit_b_16(image_size=32), image(32), long=True),
+    Case("convnext_tiny", lambda: M.convnext_tiny(), image(32), long=True),
+    Case("vgg11", lambda: M.vgg11(), image(32), long=True),
+    Case("squeezenet1_0", lambda: M.squeezenet1_0(), image(64), long=True),
+    Case("densenet121", lambda: M.densenet121(), image(32), long=True),
+    Case("shufflenet_v2_x0_5", lambda: M.shufflenet_v2_x0_5(), image(32), long=True),
+    Case("regnet_y_400mf", lambda: M.regnet_y_400mf(), image(32), long=True),
+    Case("timm_resnet18", lambda: _timm("resnet18"), image(32), long=True),
+    Case("timm_vit_tiny", lambda: _timm("vit_tiny_patch16_224", img_size=32), image(32), long=True),
+    Case("distilbert", _distilbert, tokens(7), long=True),
+]
+BY_NAME = {c.name: c for c in CASES}
+
+
+@functools.cache
+def converted(name: str) -> tuple[torch.nn.Module, nn.Module]:
+    case = BY_NAME[name]
+    torch.manual_seed(0)
+    tm = no_dropout(perturb(case.build()))
+    jm = nn.from_torch(tm, example_inputs=case.inputs(2), example_kwargs=case.kwargs(2) or None)
+    return tm, jm
+
+
+def _param(case: Case):
+    return pytest.param(case.name, marks=[long] if case.long else [], id=case.name)
+
+
+@pytest.mark.parametrize("name", [_param(c) for c in CASES])
+def test_matches_torch(name):
+    case = BY_NAME[name]
+    tm, jm = converted(name)
+    assert repr(jm) == repr(tm)
+    assert list(jm.state_dict()) == list(tm.state_dict())
+    assert [n for n, _ in jm.named_buffers()] == [n for n, _ in tm.named_buffers()]
+    for train in (False, True):
+        errors = compare(tm, jm, case, batch=2, train=train)
+        for what, err in errors.items():
+            tol = case.tol if what == "output" else case.grad_tol
+            assert err < tol, (
+                f"{name} ({'train' if train else 'eval'}): {what} differs by {err:.2e}"
+            )
+
+
+@pytest.mark.parametrize("name", ["resnet18", "bert"])
+def test_batch_and_sequence_sizes_are_not_frozen(name):
+    tm, jm = converted(name)
+    tm.eval()
+    jm.eval()
+    run = jax.jit(lambda m, *a, **k: m(*a, **k))
+    if name == "bert":
+        for n, seq in [(3, 11), (1, 5)]:
+            ids = torch.randint(0, 100, (n, seq))
+            with torch.no_grad():
+                ref = tm(ids).last_hidden_state
+            out = run(jm, jnp.asarray(ids.numpy())).last_hidden_state
+            assert rel(out, to_numpy(ref)) < 2e-5
+        with pytest.raises(ValueError, match="outside the range"):
+            jm(jnp.zeros((2, 65), jnp.int32))  # longer than max_position_embeddings
+    else:
+        for n in (3, 1):
+            x = torch.randn(n, 3, 40, 40)
+            with torch.no_grad():
+                ref = tm(x)
+            assert rel(run(jm, jnp.asarray(x.numpy())), to_numpy(ref)) < 2e-5
+
+
+def _sgd_and_adam():
+    return [
+        (
+            "sgd",
+            lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9),
+            optax.sgd(0.05, momentum=0.9),
+        ),
+        ("adam", lambda ps: torch.optim.Adam(ps, lr=1e-3), optax.adam(1e-3)),
+    ]
+
+
+@pytest.mark.parametrize("name", ["resnet18", "bert"])
+@pytest.mark.parametrize("opt", _sgd_and_adam(), ids=lambda o: o[0])
+def test_optimizer_steps_track_torch(name, opt):
+    _, make_torch_opt, jopt = opt
+    case = BY_NAME[name]
+    tm0, jm0 = converted(name)
+    tm = perturb(case.build(), seed=1) if False else _copy_torch(tm0, case)
+    tm.train()
+    jm = nn.from_torch(tm) if False else _fresh(jm0, tm)
+    jm.train()
+    args = case.inputs(4)
+    kwargs = case.kwargs(4)
+    target = np.random.default_rng(0)
+
+    def torch_loss(out):
+        return (case.outputs(out)[0] ** 2).mean()
+
+    topt = make_torch_opt([p for p in tm.parameters()])
+    for _ in range(3):
+        topt.zero_grad()
+        torch_loss(tm(*args, **kwargs)).backward()
+        topt.step()
+
+    params, static = eqx.partition(jm, nn.trainable(jm))
+    state = jopt.init(params)
+    jargs = [jnp.asarray(to_numpy(a)) for a in args]
+    jkwargs = {k: jnp.asarray(to_numpy(v)) for k, v in kwargs.items()}
+
+    @jax.jit
+    def step(params, static, state):
+        def loss(p):
+            out, new = nn.forward(eqx.combine(p, static), *jargs, **jkwargs)
+            return (case.outputs(out)[0] ** 2).mean(), eqx.partition(new, nn.trainable(new))[1]
+
+        (_, static), grads = jax.value_and_grad(loss, has_aux=True)(params)
+        updates, state = jopt.update(grads, state, params)
+        return optax.apply_updates(params, updates), static, state
+
+    for _ in range(3):
+        params, static, state = step(params, static, state)
+    trained = eqx.combine(params, static)
+    _ = target
+    for n, p in tm.named_parameters():
+        assert rel(trained.get_parameter(n), to_numpy(p)) < 1e-4, n
+    for n, b in tm.named_buffers():
+        if b.is_floating_point():
+            assert rel(trained.get_buffer(n), to_numpy(b)) < 1e-4, n
+
+
+def _copy_torch(tm: torch.nn.Module, case: Case) -> torch.nn.Module:
+    import copy
+
+    return copy.deepcopy(tm)
+
+
+def _fresh(jm: nn.Module, tm: torch.nn.Module) -> nn.Module:
+    import copy
+
+    out = copy.deepcopy(jm)
+    out.load_state_dict(tm.state_dict())
+    return out
