@@ -24,10 +24,10 @@ unless ``jax_enable_x64``).
 """
 
 from ._create import *
-from ._math import *
-from ._shape import *
 from ._create import __all__ as _create_all
+from ._math import *
 from ._math import __all__ as _math_all
+from ._shape import *
 from ._shape import __all__ as _shape_all
 
 __all__ = [*_shape_all, *_math_all, *_create_all]

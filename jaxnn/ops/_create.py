@@ -17,6 +17,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .._random import check_key
 from ._shape import _dims
@@ -278,6 +279,8 @@ def new_tensor(input: jax.Array, data: Any, *, dtype: Any = None, **kwargs: Any)
 
 
 def _is_dtype(x: Any) -> builtins.bool:
+    if isinstance(x, np.dtype) or (isinstance(x, type) and issubclass(x, np.generic)):
+        return True
     if isinstance(x, str | None) or hasattr(x, "shape"):
         return False
     try:
@@ -298,10 +301,10 @@ def to(input: jax.Array, *args: Any, dtype: Any = None, **kwargs: Any) -> jax.Ar
     kwargs.pop("device", None)
     _check_kwargs("to", kwargs)
     for a in args:
-        if hasattr(a, "dtype") and hasattr(a, "shape"):
-            dtype = a.dtype
-        elif _is_dtype(a):
+        if _is_dtype(a):
             dtype = a
+        elif hasattr(a, "dtype") and hasattr(a, "shape"):
+            dtype = a.dtype
         elif not (a is None or isinstance(a, str | builtins.bool) or type(a).__name__ == "Device"):
             raise TypeError(f"to() received an invalid combination of arguments: {a!r}.")
     if dtype is None:

@@ -32,14 +32,11 @@ LONG = os.environ.get("JAXNN_LONG", "0") == "1"
 
 def import_torchvision() -> Any:
     """torchvision's wheel is a CUDA build: declare its compiled ops on CPU torch first."""
-    if "torchvision" not in sys.modules:
-        try:
-            torch.ops.torchvision.nms
-        except AttributeError:
-            lib = torch.library.Library("torchvision", "DEF")
-            lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-            lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-            _KEEP.append(lib)
+    if "torchvision" not in sys.modules and not hasattr(torch.ops.torchvision, "nms"):
+        lib = torch.library.Library("torchvision", "DEF")
+        lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        _KEEP.append(lib)
     import torchvision
 
     return torchvision
@@ -52,7 +49,7 @@ def perturb(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """Noise on every float parameter and buffer; variances stay positive."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for name, p in model.named_parameters():
+        for p in model.parameters():
             p.add_(0.1 * torch.randn(p.shape, generator=g))
         for name, b in model.named_buffers():
             if not b.is_floating_point():
@@ -89,6 +86,10 @@ class Case:
     long: bool = False
     tol: float = 2e-5
     grad_tol: float = 1e-4
+    # Training-mode BatchNorm over a batch of 2 at the last, 2x2 stage normalises 8 values:
+    # float32 rounding differences grow (torch's own float32 and float64 results differ by
+    # 1e-2 at 32x32). CNNs are compared at 64x64 with a batch of 4.
+    batch: int = 2
 
 
 def _as_tuple(out: Any) -> tuple:

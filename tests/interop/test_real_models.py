@@ -11,13 +11,13 @@ DistilBERT) runs with ``JAXNN_LONG=1``.
 
 from __future__ import annotations
 
+import copy
 import functools
 import warnings
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 import pytest
 import torch
@@ -99,9 +99,9 @@ def _bert_mask(n: int) -> dict:
 
 M = tv.models
 CASES = [
-    Case("resnet18", lambda: M.resnet18(num_classes=10), image(64)),
-    Case("mobilenet_v3_small", lambda: M.mobilenet_v3_small(num_classes=10), image(64)),
-    Case("efficientnet_b0", lambda: M.efficientnet_b0(num_classes=10), image(64)),
+    Case("resnet18", lambda: M.resnet18(num_classes=10), image(64), batch=4),
+    Case("mobilenet_v3_small", lambda: M.mobilenet_v3_small(num_classes=10), image(64), batch=4),
+    Case("efficientnet_b0", lambda: M.efficientnet_b0(num_classes=10), image(64), batch=4),
     Case("vit_b_16-small", _vit_small, image(32)),
     Case("convnext_tiny-small", _convnext_small, image(32)),
     Case("bert", _bert, tokens(7), _bert_mask),
@@ -110,10 +110,10 @@ CASES = [
     Case("convnext_tiny", lambda: M.convnext_tiny(), image(32), long=True),
     Case("vgg11", lambda: M.vgg11(), image(32), long=True),
     Case("squeezenet1_0", lambda: M.squeezenet1_0(), image(64), long=True),
-    Case("densenet121", lambda: M.densenet121(), image(32), long=True),
-    Case("shufflenet_v2_x0_5", lambda: M.shufflenet_v2_x0_5(), image(32), long=True),
-    Case("regnet_y_400mf", lambda: M.regnet_y_400mf(), image(32), long=True),
-    Case("timm_resnet18", lambda: _timm("resnet18"), image(32), long=True),
+    Case("densenet121", lambda: M.densenet121(), image(64), long=True, batch=4),
+    Case("shufflenet_v2_x0_5", lambda: M.shufflenet_v2_x0_5(), image(64), long=True, batch=4),
+    Case("regnet_y_400mf", lambda: M.regnet_y_400mf(), image(64), long=True, batch=4),
+    Case("timm_resnet18", lambda: _timm("resnet18"), image(64), long=True, batch=4),
     Case("timm_vit_tiny", lambda: _timm("vit_tiny_patch16_224", img_size=32), image(32), long=True),
     Case("distilbert", _distilbert, tokens(7), long=True),
 ]
@@ -129,24 +129,49 @@ def converted(name: str) -> tuple[torch.nn.Module, nn.Module]:
     return tm, jm
 
 
-def _param(case: Case):
-    return pytest.param(case.name, marks=[long] if case.long else [], id=case.name)
+# The checks CI runs (a jitted forward and backward compiles in seconds per model and
+# mode); JAXNN_LONG=1 runs every model in both modes.
+CI_CHECKS = {
+    ("resnet18", "eval"),
+    ("resnet18", "train"),
+    ("bert", "eval"),
+    ("bert", "train"),
+    ("gpt2", "train"),
+    ("vit_b_16-small", "train"),
+    ("convnext_tiny-small", "eval"),
+    ("mobilenet_v3_small", "train"),
+    ("efficientnet_b0", "eval"),
+}
 
 
-@pytest.mark.parametrize("name", [_param(c) for c in CASES])
-def test_matches_torch(name):
-    case = BY_NAME[name]
+def _params(modes: bool):
+    out = []
+    for case in CASES:
+        for mode in ("eval", "train") if modes else (None,):
+            ci = not case.long and (mode is None or (case.name, mode) in CI_CHECKS)
+            args = (case.name, mode) if modes else (case.name,)
+            ident = f"{case.name}-{mode}" if modes else case.name
+            out.append(pytest.param(*args, marks=[] if ci else [long], id=ident))
+    return out
+
+
+@pytest.mark.parametrize("name", _params(False))
+def test_structure_matches_torch(name):
     tm, jm = converted(name)
     assert repr(jm) == repr(tm)
     assert list(jm.state_dict()) == list(tm.state_dict())
     assert [n for n, _ in jm.named_buffers()] == [n for n, _ in tm.named_buffers()]
-    for train in (False, True):
-        errors = compare(tm, jm, case, batch=2, train=train)
-        for what, err in errors.items():
-            tol = case.tol if what == "output" else case.grad_tol
-            assert err < tol, (
-                f"{name} ({'train' if train else 'eval'}): {what} differs by {err:.2e}"
-            )
+    assert [n for n, _ in jm.named_parameters()] == [n for n, _ in tm.named_parameters()]
+
+
+@pytest.mark.parametrize("name,mode", _params(True))
+def test_outputs_and_gradients_match_torch(name, mode):
+    case = BY_NAME[name]
+    tm, jm = converted(name)
+    errors = compare(tm, jm, case, batch=case.batch, train=mode == "train")
+    for what, err in errors.items():
+        tol = case.tol if what == "output" else case.grad_tol
+        assert err < tol, f"{name} ({mode}): {what} differs by {err:.2e}"
 
 
 @pytest.mark.parametrize("name", ["resnet18", "bert"])
@@ -172,75 +197,58 @@ def test_batch_and_sequence_sizes_are_not_frozen(name):
             assert rel(run(jm, jnp.asarray(x.numpy())), to_numpy(ref)) < 2e-5
 
 
-def _sgd_and_adam():
-    return [
-        (
-            "sgd",
-            lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9),
-            optax.sgd(0.05, momentum=0.9),
-        ),
-        ("adam", lambda ps: torch.optim.Adam(ps, lr=1e-3), optax.adam(1e-3)),
-    ]
+OPTIMIZERS = {
+    "sgd": (lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9), optax.sgd(0.05, momentum=0.9)),
+    "adam": (lambda ps: torch.optim.Adam(ps, lr=1e-3), optax.adam(1e-3)),
+}
 
 
-@pytest.mark.parametrize("name", ["resnet18", "bert"])
-@pytest.mark.parametrize("opt", _sgd_and_adam(), ids=lambda o: o[0])
+@pytest.mark.parametrize(
+    "name,opt",
+    [
+        ("resnet18", "sgd"),
+        ("bert", "adam"),
+        pytest.param("resnet18", "adam", marks=long),
+        pytest.param("bert", "sgd", marks=long),
+    ],
+)
 def test_optimizer_steps_track_torch(name, opt):
-    _, make_torch_opt, jopt = opt
+    """Three training steps (training mode, BatchNorm statistics carried) as torch's."""
     case = BY_NAME[name]
     tm0, jm0 = converted(name)
-    tm = perturb(case.build(), seed=1) if False else _copy_torch(tm0, case)
-    tm.train()
-    jm = nn.from_torch(tm) if False else _fresh(jm0, tm)
+    tm = copy.deepcopy(tm0).train()
+    jm = copy.deepcopy(jm0)
+    jm.load_state_dict(tm.state_dict())
     jm.train()
-    args = case.inputs(4)
-    kwargs = case.kwargs(4)
-    target = np.random.default_rng(0)
+    make_torch_opt, jopt = OPTIMIZERS[opt]
+    args, kwargs = case.inputs(4), case.kwargs(4)
 
-    def torch_loss(out):
-        return (case.outputs(out)[0] ** 2).mean()
-
-    topt = make_torch_opt([p for p in tm.parameters()])
+    topt = make_torch_opt(list(tm.parameters()))
     for _ in range(3):
         topt.zero_grad()
-        torch_loss(tm(*args, **kwargs)).backward()
+        (case.outputs(tm(*args, **kwargs))[0] ** 2).mean().backward()
         topt.step()
 
-    params, static = eqx.partition(jm, nn.trainable(jm))
-    state = jopt.init(params)
     jargs = [jnp.asarray(to_numpy(a)) for a in args]
     jkwargs = {k: jnp.asarray(to_numpy(v)) for k, v in kwargs.items()}
+    params, rest = eqx.partition(jm, nn.trainable(jm))
+    state = jopt.init(params)
 
     @jax.jit
-    def step(params, static, state):
+    def step(params, rest, state):
         def loss(p):
-            out, new = nn.forward(eqx.combine(p, static), *jargs, **jkwargs)
+            out, new = nn.forward(eqx.combine(p, rest), *jargs, **jkwargs)
             return (case.outputs(out)[0] ** 2).mean(), eqx.partition(new, nn.trainable(new))[1]
 
-        (_, static), grads = jax.value_and_grad(loss, has_aux=True)(params)
+        (_, rest), grads = jax.value_and_grad(loss, has_aux=True)(params)
         updates, state = jopt.update(grads, state, params)
-        return optax.apply_updates(params, updates), static, state
+        return optax.apply_updates(params, updates), rest, state
 
     for _ in range(3):
-        params, static, state = step(params, static, state)
-    trained = eqx.combine(params, static)
-    _ = target
+        params, rest, state = step(params, rest, state)
+    trained = eqx.combine(params, rest)
     for n, p in tm.named_parameters():
         assert rel(trained.get_parameter(n), to_numpy(p)) < 1e-4, n
     for n, b in tm.named_buffers():
         if b.is_floating_point():
             assert rel(trained.get_buffer(n), to_numpy(b)) < 1e-4, n
-
-
-def _copy_torch(tm: torch.nn.Module, case: Case) -> torch.nn.Module:
-    import copy
-
-    return copy.deepcopy(tm)
-
-
-def _fresh(jm: nn.Module, tm: torch.nn.Module) -> nn.Module:
-    import copy
-
-    out = copy.deepcopy(jm)
-    out.load_state_dict(tm.state_dict())
-    return out
