@@ -101,7 +101,11 @@ def record(root: torch.nn.Module, args: tuple, kwargs: dict) -> Recording:
     current: list[bool] = [True]
 
     def hook(module: torch.nn.Module, a: tuple, kw: dict) -> None:
-        rec.calls.setdefault(id(module), {}).setdefault(current[0], []).append((a, dict(kw)))
+        # Containers are copied: a caller may append to a list after passing it
+        # (DenseNet's growing feature list), and the call saw it as it was then.
+        rec.calls.setdefault(id(module), {}).setdefault(current[0], []).append(
+            (_snapshot(a), _snapshot(kw))
+        )
 
     handles = [m.register_forward_pre_hook(hook, with_kwargs=True) for m in root.modules()]
     try:
@@ -125,6 +129,16 @@ def record(root: torch.nn.Module, args: tuple, kwargs: dict) -> Recording:
                 b.copy_(saved)
         torch.random.set_rng_state(rng)
     return rec
+
+
+def _snapshot(value: Any) -> Any:
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return type(value)(*(_snapshot(v) for v in value))
+    if isinstance(value, tuple | list):
+        return type(value)(_snapshot(v) for v in value)
+    if isinstance(value, dict):
+        return type(value)((k, _snapshot(v)) for k, v in value.items())
+    return value
 
 
 # ------------------------------------------------------------------ signatures

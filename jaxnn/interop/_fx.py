@@ -207,12 +207,11 @@ def _call_function(low: Lowering, node: fx.Node) -> None:
     name = getattr(target, "__name__", str(target))
     if target is getattr:
         obj, attr = node.args[0], node.args[1]
-        fn = T.tensor_attribute(attr) if isinstance(attr, str) else None
-        if fn is None:
-            low.problem(f"reads tensor attribute .{attr}", node)
+        if not isinstance(attr, str):
+            low.problem(f"reads an attribute named by a traced value ({attr!r})", node)
             low.new_slot(node)
             return
-        low.call(node, fn, (obj,), {}, f".{attr}", check=False)
+        low.call(node, T.AttributeRead(attr), (obj,), {}, f".{attr}", check=False)
         return
     fn = T.torch_function(target)
     if fn is None:

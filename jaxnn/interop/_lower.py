@@ -101,7 +101,9 @@ VIEW_OPS = frozenset(
         "detach",
         "index",
         "_getitem",
-        "<lambda>",
+        "_attr_T",
+        "_attr_mT",
+        "_attr_data",
     }
 )
 

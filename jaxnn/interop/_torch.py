@@ -174,6 +174,21 @@ def from_torch(module: Any, example_inputs: Any = None, example_kwargs: Any = No
             batch and sequence sizes of the example are not fixed by the trace; use
             sizes >= 2).
         example_kwargs: dict: the example call's keyword arguments.
+
+    >>> import torch, jax.numpy as jnp, jaxnn as nn
+    >>> class Block(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc = torch.nn.Linear(4, 4)
+    ...     def forward(self, x):
+    ...         return x + torch.relu(self.fc(x)).view(x.size(0), -1)
+    >>> model = nn.from_torch(Block(), example_inputs=(torch.randn(2, 4),))
+    >>> model
+    Block(
+      (fc): Linear(in_features=4, out_features=4, bias=True)
+    )
+    >>> model(jnp.ones((3, 4))).shape
+    (3, 4)
     """
     torch = _torch()
     if not isinstance(module, torch.nn.Module):

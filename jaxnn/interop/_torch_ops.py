@@ -95,18 +95,66 @@ OPERATORS: dict[Any, Callable] = {
 }
 
 
+def _attr_shape(x: Any) -> tuple[int, ...]:
+    return tuple(jnp.shape(x))
+
+
+def _attr_dtype(x: Any) -> Any:
+    return jnp.result_type(x)
+
+
+def _attr_T(x: Any) -> Any:
+    return jnp.transpose(x)
+
+
+def _attr_mT(x: Any) -> Any:
+    return jnp.swapaxes(x, -1, -2)
+
+
+def _attr_data(x: Any) -> Any:
+    return x
+
+
+def _attr_device(x: Any) -> None:
+    return None  # placement is JAX's; ops take device= and ignore it
+
+
+def _attr_false(x: Any) -> bool:
+    return False
+
+
+class AttributeRead:
+    """``obj.name`` in a traced forward: a tensor attribute (``x.shape``) on arrays, the
+    attribute itself on other values (a model output's ``.last_hidden_state``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tensor = tensor_attribute(name)
+        self.__name__ = f"_attr_{name}"
+
+    def __call__(self, obj: Any) -> Any:
+        if is_array(obj):
+            if self.tensor is None:
+                raise AttributeError(
+                    f"the traced forward reads tensor attribute .{self.name}, which jaxnn does "
+                    f"not translate (known: shape, dtype, ndim, T, mT, data, device)."
+                )
+            return self.tensor(obj)
+        return getattr(obj, self.name)
+
+
 def tensor_attribute(name: str) -> Callable | None:
     """``x.shape``, ``x.dtype``... read in a traced forward (fx's ``getattr`` nodes)."""
     table: dict[str, Callable] = {
-        "shape": lambda x: tuple(jnp.shape(x)),
-        "dtype": lambda x: jnp.result_type(x),
+        "shape": _attr_shape,
+        "dtype": _attr_dtype,
         "ndim": jnp.ndim,
-        "T": lambda x: jnp.transpose(x),
-        "mT": lambda x: jnp.swapaxes(x, -1, -2),
-        "data": lambda x: x,
-        "device": lambda x: None,
-        "is_cuda": lambda x: False,
-        "requires_grad": lambda x: True,
+        "T": _attr_T,
+        "mT": _attr_mT,
+        "data": _attr_data,
+        "device": _attr_device,
+        "is_cuda": _attr_false,
+        "is_sparse": _attr_false,
     }
     return table.get(name)
 
@@ -239,10 +287,6 @@ _INPLACE_SPECIAL: dict[str, Callable] = {
 # Functions that draw random numbers, with the keyword that takes the key and when they
 # need one (given the call's bound arguments).
 RANDOM: dict[Any, tuple[str, Callable[[dict[str, Any]], bool]]] = {}
-
-
-def _dropout_needs(args: dict[str, Any]) -> bool:
-    return bool(args.get("training", True)) and 0.0 < args.get("p", 0.5) < 1.0
 
 
 for _fn, _default_training in (

@@ -156,6 +156,36 @@ def test_one_module_called_with_two_signatures_and_a_dict_output():
         jm.inner(jnp.ones((2, 4)), scale=3.0)  # a Python value never seen while tracing
 
 
+class SumAll(tnn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = tnn.Parameter(torch.tensor(2.0))
+
+    def forward(self, features):
+        return torch.stack(features).sum(0) * self.scale
+
+
+class Grow(tnn.Module):
+    """DenseNet's pattern: each layer gets the list of every feature so far."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = tnn.ModuleList([SumAll(), SumAll(), SumAll()])
+
+    def forward(self, x):
+        features = [x]
+        for layer in self.layers:
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+def test_a_list_that_grows_after_each_call():
+    tm = Grow()
+    jm = nn.from_torch(tm, example_inputs=(_x(2, 3),))
+    x = _x(4, 3)
+    assert rel(jm(jnp.asarray(x.numpy())), to_numpy(tm(x))) < 1e-6
+
+
 class Tied(tnn.Module):
     def __init__(self):
         super().__init__()
