@@ -28,6 +28,24 @@ jax.config.update("jax_default_matmul_precision", "highest")
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="also run the tests marked `long` (CI does not; JAXNN_LONG=1 does the same)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``long`` (more cases of a table that CI samples) run with --long only."""
+    if config.getoption("--long") or os.environ.get("JAXNN_LONG", "0") == "1":
+        return
+    skip = pytest.mark.skip(reason="long profile: run with --long or JAXNN_LONG=1")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_seed():
     """Every test starts from the same global key stream and torch seed."""

@@ -27,6 +27,8 @@ import equinox as eqx
 import jax
 import numpy as np
 
+from ._uninitialized import UninitializedTensorMixin
+
 _KIND = "jaxnn_kind"
 
 
@@ -80,8 +82,11 @@ jax.tree_util.register_pytree_node(_Static, lambda s: ((), s.value), lambda v, _
 
 
 def _is_dynamic_value(value: Any) -> bool:
-    """Arrays, modules, and containers holding them are pytree children; the rest is static."""
-    if is_array(value) or isinstance(value, eqx.Module):
+    """Arrays, modules, and containers holding them are pytree children; the rest is static.
+
+    A lazy module's placeholder (``UninitializedParameter``) stands where an array will be.
+    """
+    if is_array(value) or isinstance(value, eqx.Module | UninitializedTensorMixin):
         return True
     if isinstance(value, tuple | list | dict):
         leaves = jax.tree_util.tree_leaves(value, is_leaf=lambda x: isinstance(x, eqx.Module))

@@ -77,12 +77,18 @@ def check_key(key: object, name: str = "key") -> jax.Array:
 
 
 @contextlib.contextmanager
-def forward_key(key: jax.Array | None) -> Iterator[None]:
-    """Make ``key`` available to layers deeper in this forward pass (see ``draw_forward_key``)."""
+def forward_key(key: jax.Array | None) -> Iterator[list[jax.Array | None]]:
+    """Make ``key`` available to layers deeper in this forward pass (see ``draw_forward_key``).
+
+    Yields the scope's one-item list: after the pass it holds the key that the next draw
+    would split, which is ``key`` itself when nothing drew (``jaxnn.Optimizer`` carries it
+    to the next step, and splits nothing for a model without dropout).
+    """
     stack = _scope.__dict__.setdefault("stack", [])
-    stack.append([None if key is None else check_key(key)])
+    cell = [None if key is None else check_key(key)]
+    stack.append(cell)
     try:
-        yield
+        yield cell
     finally:
         stack.pop()
 

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 
 from .. import functional as F
 from .. import init
-from .._module import Module
+from .._module import Module, observed_call
 from .._random import check_key, draw_forward_key
 from ._utils import check_positive_int, check_prob, factory_dtype, place, split_key
 from .linear import Linear
@@ -189,7 +189,7 @@ class MultiheadAttention(Module):
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[jax.Array, jax.Array | None]:
         """Run ``forward``; ``key=`` is the key tensor here (torch's meaning), not a PRNG key."""
-        return self.forward(*args, **kwargs)
+        return observed_call(self, self.forward, args, kwargs)
 
     def forward(
         self,

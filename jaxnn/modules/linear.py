@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from .. import functional as F
 from .. import init
 from .._module import Module
+from ..functional._linear import linear_shape_error
 from ..functional._utils import normalize_dim
 from ._utils import check_positive_int, factory_dtype, place, split_key
 
@@ -87,6 +88,9 @@ class Linear(Module):
             self.bias = None
 
     def forward(self, input: jax.Array) -> jax.Array:
+        if jnp.ndim(input) >= 1 and jnp.shape(input)[-1] != self.in_features:
+            # (here the weight is right by construction: the hint is about the input)
+            raise ValueError(linear_shape_error(jnp.shape(input), self.weight.shape, repr(self)))
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:

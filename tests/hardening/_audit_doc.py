@@ -16,6 +16,7 @@ from . import (
     test_audit_guards,
     test_audit_loss,
     test_audit_modules,
+    test_audit_nonfinite,
     test_audit_norm_dropout,
     test_audit_sparse_vision,
     test_audit_state,
@@ -29,6 +30,7 @@ TABLES = [
     test_audit_norm_dropout,
     test_audit_sparse_vision,
     test_audit_loss,
+    test_audit_nonfinite,
     test_audit_modules,
     test_audit_state,
 ]
@@ -53,6 +55,35 @@ def _guard_counts():
     verbs = len(test_audit_guards.EDITS)
     ctors = len(test_audit_guards.CONSTRUCTORS)
     return verbs * 3 + 4 + 3 + 1 + 1 + 1 + 1 + ctors
+
+
+# (behaviour, what torch does, test in tests/interop/test_files.py) for the files section
+FILES = [
+    ("int64 value into a float parameter (`load_state_dict`, numpy or torch)", "exact cast on the host, float64 beyond float32 is inf: as torch's `copy_`", "test_int64_into_float_parameter_is_exact_as_torch_copy"),
+    ("int64/uint64 beyond int32 without x64 (`num_batches_tracked = 2**33 + 5`)", "OverflowError naming the key and `jax_enable_x64` (JAX would wrap it; torch keeps int64)", "test_counter_beyond_int32_raises_with_the_fix"),
+    ("the same through `nn.load_torch`, `nn.load` (with and without a model)", "OverflowError / CheckpointError naming the file, the key and the fix", "test_load_torch_and_load_never_wrap"),
+    ("file mode of a save; overwriting a 0640 file", "0666 less the umask; an overwritten file keeps its mode: as `torch.save`", "test_modes_follow_the_umask_and_overwrite_keeps_them_as_torch_save"),
+    ("saving to a symlink", "the target is written, the link stays: as `torch.save` / `open`", "test_symlink_is_written_through"),
+    ("unwritable folder", "PermissionError naming the user's path and the fix, no temporary name", "test_unwritable_folder_message, test_unwritable_folder_names_the_path_and_the_fix"),
+    ("save killed mid-write", "its temporary file is removed by the next save once the writer is gone; look-alikes, live writers' and other hosts' files are kept", "test_killed_saves_leave_temporaries_that_the_next_save_removes"),
+    ("malformed safetensors files (trailing bytes, overlapping offsets, negative dims, non-string metadata, ...)", "the `safetensors` library's verdict, as a CheckpointError naming the file", "test_malformed_file_is_a_checkpoint_error_naming_it"),
+    ("bfloat16 entries", "round-trip through the library (ml_dtypes), open in torch as bfloat16", "test_bfloat16_round_trips_through_the_library"),
+    ("state_dict order", "kept (the format sorts entries; the order rides in the metadata)", "test_state_dict_order_survives_the_format"),
+    ("`save_checkpoint(extra=...)` with numpy scalars / arrays / int keys", "scalars accepted; the rest a TypeError naming the key", "test_extra_takes_numpy_scalars_and_names_what_it_cannot_hold"),
+]
+
+
+def _files_section(w) -> None:
+    from tests.interop import test_files
+
+    w("\n## Files (`tests/interop/test_files.py`)\n\n")
+    w("Checkpoints are read and written by the `safetensors` library; saves are atomic\n")
+    w("(temporary file, fsync, rename; crash cases in `tests/interop/test_checkpoint.py`).\n\n")
+    w("| input | behaviour | test |\n|---|---|---|\n")
+    for what, behaviour, tests in FILES:
+        for name in tests.split(", "):
+            assert hasattr(test_files, name), f"FILES names a test that does not exist: {name}"
+        w(f"| {what} | {behaviour} | {', '.join(f'`{t}`' for t in tests.split(', '))} |\n")
 
 
 def main(out=sys.stdout) -> None:
@@ -184,6 +215,7 @@ def main(out=sys.stdout) -> None:
             f"* `test_audit_conv_pool.py::test_conv_transpose2d_valid_call_does_not_abort_the_process` ({', '.join(test_audit_conv_pool._ABORT_CALLS)}) — "
         )
         w(m.kwargs["reason"] + "\n")
+    _files_section(w)
     w("\n## Property-based parity (`test_properties.py`)\n\n")
     w("Hypothesis draws from the valid argument space of conv1d/conv2d (stride, padding incl.\n")
     w("'same'/'valid', dilation, groups, bias), conv_transpose2d (output_padding, groups,\n")
