@@ -306,6 +306,13 @@ RANDOM[F.multi_head_attention_forward] = (
     "dropout_key",
     lambda a: bool(a.get("training", True)) and a.get("dropout_p", 0.0) > 0.0,
 )
+if hasattr(F, "rrelu"):
+    RANDOM[F.rrelu] = ("key", lambda a: bool(a.get("training", False)))
+if hasattr(F, "gumbel_softmax"):
+    RANDOM[F.gumbel_softmax] = ("key", lambda a: True)
+for _name in ("fractional_max_pool2d", "fractional_max_pool3d"):
+    if hasattr(F, _name):
+        RANDOM[getattr(F, _name)] = ("key", lambda a: a.get("_random_samples") is None)
 RANDOM[ops.stochastic_depth] = (
     "key",
     lambda a: bool(a.get("training", True)) and a.get("p", 0.0) > 0.0,
@@ -331,9 +338,21 @@ def bind(fn: Callable, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any] | 
 
 
 def random_key_arg(fn: Callable, bound: dict[str, Any]) -> str | None:
-    """The keyword that takes a PRNG key if this call draws random numbers, else None."""
+    """The keyword that takes a PRNG key if this call draws random numbers, else None.
+
+    A jaxnn function with a keyword-only ``key`` that is not listed is taken to draw on
+    every call (it then needs ``key=``): never a silently fixed mask.
+    """
     spec = RANDOM.get(fn)
     if spec is None:
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            return None
+        for name in ("key", "dropout_key"):
+            p = params.get(name)
+            if p is not None and p.kind is p.KEYWORD_ONLY:
+                return name
         return None
     key_arg, needs = spec
     return key_arg if needs(bound) else None
