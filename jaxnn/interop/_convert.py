@@ -237,6 +237,12 @@ def convert(root: torch.nn.Module, args: tuple | None, kwargs: dict | None) -> M
     args = tuple(args or ())
     kwargs = dict(kwargs or {})
     rec = record(root, args, kwargs) if traced else Recording()
+    if len(rec.failed) == 2:
+        raise TypeError(
+            f"from_torch: the torch model fails on the example inputs, in eval mode with "
+            f"{rec.failed[False]} (and in training mode with {rec.failed[True]}). Pass "
+            f"example_inputs/example_kwargs that the torch model accepts."
+        )
     problems: list[Problem] = []
     tables = build_programs(root, kinds, rec, problems)
     if problems:

@@ -530,10 +530,11 @@ def _item(values: Any, i: int) -> Any:
 
 
 class _Flatten:
-    """A child's output as the flat list export recorded (its pytree leaves)."""
+    """A child's output as the flat list export recorded (its pytree leaves, in the order
+    of torch's spec, which keeps dict keys in insertion order where JAX sorts them)."""
 
     def __init__(self, spec: Any) -> None:
-        self.spec = spec
+        self.spec = _plain_spec(spec)  # no torch object is kept for the replay
         self.__name__ = "flatten_output"
 
     def __call__(self, out: Any) -> list[Any]:
@@ -542,24 +543,27 @@ class _Flatten:
         return leaves
 
 
-def _walk(spec: Any, value: Any, leaves: list[Any]) -> None:
-    """Flatten ``value`` in the order of torch's pytree ``spec`` (torch keeps dict keys in
-    insertion order where JAX sorts them)."""
+def _plain_spec(spec: Any) -> Any:
+    """torch's TreeSpec as nested tuples: None for a leaf, (keys | None, children)."""
     if spec.is_leaf():
-        leaves.append(value)
-        return
-    children = spec.children()
+        return None
+    children = tuple(_plain_spec(c) for c in spec.children())
     context = spec.context
-    if (
+    keyed = (
         isinstance(context, list | tuple)
         and len(context) == len(children)
         and all(isinstance(k, str) for k in context)
-    ):
-        for k, c in zip(context, children, strict=True):
-            _walk(c, value[k], leaves)
+    )
+    return (tuple(context) if keyed else None, children)
+
+
+def _walk(spec: Any, value: Any, leaves: list[Any]) -> None:
+    if spec is None:
+        leaves.append(value)
         return
+    keys, children = spec
     for i, c in enumerate(children):
-        _walk(c, value[i], leaves)
+        _walk(c, value[keys[i]] if keys is not None else value[i], leaves)
 
 
 def _bound(x: Any) -> int | None:

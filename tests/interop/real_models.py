@@ -143,7 +143,9 @@ def _torch_side(tm: torch.nn.Module, case: Case, args: tuple, kwargs: dict, cots
         "param_grads": {
             n: to_numpy(g) for (n, _), g in zip(params, grads[len(floats) :], strict=True)
         },
-        "buffers": {n: to_numpy(b) for n, b in tm.named_buffers()},
+        "buffers": {
+            n: to_numpy(b).copy() for n, b in tm.named_buffers()
+        },  # not views: restored later
     }
 
 

@@ -263,6 +263,8 @@ def test_every_unsupported_op_is_listed_with_module_and_line():
     assert "fix:" in text
 
 
-def test_a_custom_model_needs_example_inputs():
+def test_a_custom_model_needs_example_inputs_that_torch_accepts():
     with pytest.raises(TypeError, match=r"Outer.*example_inputs"):
         nn.from_torch(Outer())
+    with pytest.raises(TypeError, match=r"fails on the example inputs.*mat1 and mat2"):
+        nn.from_torch(Outer(), example_inputs=(_x(2, 5),))
