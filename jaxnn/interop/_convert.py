@@ -465,6 +465,10 @@ class Builder:
         else:
             jm = self._traced(tm)
         object.__setattr__(jm, "training", tm.training)
+        table = self.tables.get(id(tm))
+        if table is not None and table.random:
+            # Containers hand a key only to children whose classes draw random numbers.
+            type(jm)._uses_key = True
         frozen = frozenset(
             n for n, p in tm._parameters.items() if p is not None and not p.requires_grad
         )

@@ -88,6 +88,16 @@ def test_dropout_takes_key_in_training_and_nothing_in_eval():
     assert rel(jm(x), to_numpy(ref)) < 1e-6
 
 
+def test_a_traced_module_inside_a_container_gets_its_share_of_the_key():
+    tm = tnn.Sequential(tnn.Linear(8, 8), Noisy())
+    jm = nn.from_torch(tm, example_inputs=(_x(2, 8),)).train()
+    x = jnp.ones((64, 8))
+    with pytest.raises(ValueError, match=r"key"):
+        jm(x)
+    a, b = jm(x, key=jax.random.key(0)), jm(x, key=jax.random.key(1))
+    assert not np.array_equal(a, b)
+
+
 class InPlace(tnn.Module):
     def __init__(self):
         super().__init__()
