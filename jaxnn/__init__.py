@@ -28,6 +28,10 @@ from ._summary import Summary as Summary
 from ._summary import summary as summary
 from ._train import Optimizer as Optimizer
 from ._train import TrainStep as TrainStep
+from ._transforms import checkpoint as checkpoint
+from ._transforms import cond as cond
+from ._transforms import scan as scan
+from ._transforms import vmap as vmap
 from ._uninitialized import UninitializedBuffer as UninitializedBuffer
 from ._uninitialized import UninitializedParameter as UninitializedParameter
 from .interop import CheckpointError as CheckpointError

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _fields, _random, _state
+from . import _fields, _inplace, _random, _state
 from ._fields import _KIND, is_array
 from ._uninitialized import is_lazy
 
@@ -102,6 +102,7 @@ def check_mutable(module: Module, verb: str, *values: Any, changes: bool = True)
         )
     if changes:
         EDITS[0] += 1
+        _inplace.edited(module)  # jax caches holding it are cleared; its arrays re-noted
 
 
 def _is_torch(value: Any, kind: str = "Tensor") -> bool:
@@ -251,11 +252,17 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     # never needs and which would change ``print(model.parameters)``.
     __getattribute__ = object.__getattribute__
 
-    # Identity semantics, as torch.nn.Module: modules are hashable (usable as callables in
-    # jax.lax.cond, as dict keys) and ``==`` means "the same module". Equinox's structural
-    # comparison stays available as ``eqx.tree_equal``.
-    __hash__ = object.__hash__
+    # Identity semantics, as torch.nn.Module: modules are hashable (dict keys, callables in
+    # jax.lax.cond) and ``==`` means "the same module"; Equinox's structural comparison
+    # stays available as ``eqx.tree_equal``. jax's caches find a static argument by ``==``,
+    # which cannot tell a module from itself after an in-place edit: hashing records the
+    # module so that such an edit clears jax's caches (``_inplace.edited``) and
+    # ``jax.jit(f, static_argnums=0)(model)`` recompiles instead of running old arrays.
     __eq__ = object.__eq__
+
+    def __hash__(self) -> int:
+        _inplace.hashed(self)
+        return object.__hash__(self)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Module:
         self = super().__new__(cls, *args, **kwargs)
@@ -271,6 +278,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             raise TypeError(f"Module.__init__() takes no arguments, got {args!r} {kwargs!r}.")
 
     def __check_init__(self) -> None:
+        _inplace.mark(self)  # its arrays can be found by nn.init.*_ / requires_grad
         if isinstance(self, _DynamicChildren):
             check_no_hidden_sharing(self)
             return
@@ -323,6 +331,11 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         torch tensors among the inputs are converted to jax arrays (the output is a jax array).
         """
         forward = self.forward
+        if key is None and _wants_scope_key(type(self)) and _random.has_forward_key():
+            # A forward you wrote with key=None, called without one inside a model call
+            # that has a key (jaxnn.Optimizer's step, a parent given key=): it gets a subkey
+            # of that key, as jaxnn's own random layers do, instead of silently none.
+            key = _random.draw_forward_key()
         if key is None:
             return observed_call(self, forward, args, kwargs)
         if _accepts_key(type(self)):
@@ -398,6 +411,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             return
         if remove_duplicate:
             memo.add(id(self))
+        _inplace.mark(self)  # torch code reaches parameters to initialise through here
         yield prefix, self
         children = self.named_children() if remove_duplicate else self._all_children()
         for name, module in children:
@@ -642,6 +656,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         for child in self.children():
             child.apply(fn)
+        _inplace.mark(self)  # `model.apply(init_weights)`: nn.init.*_ finds the arrays
         fn(self)
         return self
 
@@ -963,6 +978,28 @@ def _field_names(cls: type) -> frozenset[str]:
         names = frozenset(f.name for f in dataclasses.fields(cls))
         _NAMES_CACHE[cls] = names
     return names
+
+
+_SCOPE_KEY_CACHE: dict[type, bool] = {}
+
+
+def _wants_scope_key(cls: type) -> bool:
+    """A forward jaxnn did not write, with a ``key`` parameter that defaults to None.
+
+    (jaxnn's own layers draw from the forward key scope themselves when they need to;
+    MultiheadAttention's ``key`` is torch's key tensor, a required argument.)
+    """
+    wants = _SCOPE_KEY_CACHE.get(cls)
+    if wants is None:
+        wants = _random.may_draw_key_cls(cls) and not getattr(cls, "_uses_key", False)
+        if wants:
+            try:
+                param = inspect.signature(cls.forward).parameters.get("key")
+            except (TypeError, ValueError):
+                param = None
+            wants = param is not None and param.default is None
+        _SCOPE_KEY_CACHE[cls] = wants
+    return wants
 
 
 def _accepts_key(cls: type) -> bool:

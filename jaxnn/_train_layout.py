@@ -17,6 +17,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from . import _random
 from ._module import Module, trainable
 
 _tree = jax.tree_util
@@ -126,9 +127,10 @@ class Layout:
         }
         statics = tuple((i, v) for i, v in enumerate(values) if not eqx.is_array(v))
         self.statics = statics
-        # Only a model with a layer that draws from the forward key scope (dropout) gets a
-        # key: a key is one more array in and out of every call.
-        self.uses_key = any(getattr(type(m), "_uses_key", False) for _, m in prefix.values())
+        # Only a model with a layer that may draw from the forward key scope gets a key (a
+        # key is one more array in and out of every call): jaxnn's random layers, and any
+        # forward you wrote (it may take key= or call F.dropout).
+        self.uses_key = any(_random.may_draw_key(m) for _, m in prefix.values())
         self.signature = (
             self.uses_key,
             treedef,

@@ -8,7 +8,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from .._random import check_key
+from .._random import check_key, draw_forward_key, key_hint
 from ._activation_softmax import _softmax_dim
 
 __all__ = ["rrelu", "gumbel_softmax"]
@@ -35,7 +35,8 @@ def rrelu(
         lower, upper: bounds of the slope's distribution; ``lower <= upper``.
         training: draw random slopes (needs ``key``). Default False.
         inplace: no effect (JAX arrays are immutable).
-        key: PRNG key for the slopes in training.
+        key: PRNG key for the slopes in training (inside a module call given ``key=``,
+            a subkey of that key when omitted).
 
     Shape:
         - Input: ``(*)``; Output: same shape.
@@ -62,9 +63,13 @@ def rrelu(
     if not training:
         return _leaky(input, (lower + upper) / 2)
     if key is None:
+        key = draw_forward_key()  # inside a model call given key= (RReLU, a custom forward)
+    if key is None:
         raise ValueError(
-            "rrelu() in training mode draws a random slope per element: pass "
-            "key=jax.random.key(0) (a fresh key every call), or training=False for evaluation."
+            "rrelu() in training mode draws a random slope per element and got no PRNG key: "
+            "pass key=sub (F.rrelu(x, training=True, key=sub)), or call the model with key=sub; "
+            + key_hint()
+            + "; or training=False for evaluation."
         )
     return _rrelu_train(input, check_key(key), float(lower), float(upper))
 
@@ -103,7 +108,8 @@ def gumbel_softmax(
         hard: return one-hot samples, differentiated as the soft ones.
         eps: deprecated, no effect.
         dim: the dimension of the categories. Default -1.
-        key: PRNG key for the Gumbel noise (required).
+        key: PRNG key for the Gumbel noise (inside a module call given ``key=``, a
+            subkey of that key when omitted).
 
     Shape:
         - Input: ``(*)``; Output: same shape, summing to 1 over ``dim``.
@@ -117,9 +123,13 @@ def gumbel_softmax(
     if eps != 1e-10:
         warnings.warn("`eps` parameter is deprecated and has no effect.", stacklevel=2)
     if key is None:
+        key = draw_forward_key()  # inside a model call given key= (a custom forward)
+    if key is None:
         raise ValueError(
-            "gumbel_softmax() draws Gumbel noise: pass key=jax.random.key(0) (a fresh key "
-            "every call)."
+            "gumbel_softmax() draws Gumbel noise and got no PRNG key: pass key=sub "
+            "(F.gumbel_softmax(logits, key=sub)), or call the model with key=sub; "
+            + key_hint("F.gumbel_softmax(logits, key=sub)")
+            + "."
         )
     logits = jnp.asarray(logits)
     dim = _softmax_dim("gumbel_softmax", logits, dim, 3)

@@ -18,7 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from .._random import check_key
+from .._random import check_key, draw_forward_key, key_hint
 from ._pooling_adaptive import index_dtype
 from ._utils import ntuple
 
@@ -80,10 +80,14 @@ def _fractional(
             )
     if _random_samples is None:
         if key is None:
+            key = draw_forward_key()  # inside a model call given key=
+        if key is None:
             raise ValueError(
-                f"{name}() draws its window offsets at random: pass key=jax.random.key(0) "
-                f"(a fresh key every call), or the offsets themselves as _random_samples of "
-                f"shape ({batch}, {channels}, {n}) in [0, 1)."
+                f"{name}() draws its window offsets at random and got no PRNG key: pass "
+                f"key=sub or call the model with key=sub; "
+                + key_hint()
+                + f"; or pass the offsets themselves as _random_samples of shape ({batch}, "
+                f"{channels}, {n}) in [0, 1)."
             )
         samples = jax.random.uniform(check_key(key), (batch, channels, n), input.dtype)
     else:

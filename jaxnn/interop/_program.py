@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._container import ModuleDict, ModuleList, Sequential, _needs_key
+from .._container import ModuleDict, ModuleList, Sequential
 from .._module import Module
 from .._random import check_key, draw_forward_key, forward_key
 from .._state import current as _current_buffer
@@ -285,7 +285,7 @@ class Program:
             env[slot] = value
         if self.shape_check is not None:
             self.shape_check.check(env, where)
-        keys = self._keys(module, key)
+        keys = self._keys(key)
         for n, ins in enumerate(self.instrs):
             try:
                 self._step(module, ins, env, keys.get(n) if keys else None, where)
@@ -296,14 +296,13 @@ class Program:
                 raise
         return resolve(self.output, env)
 
-    def _keys(self, module: Module, key: Any) -> dict[int, Any] | None:
+    def _keys(self, key: Any) -> dict[int, Any] | None:
         if key is None:
             return None
-        consumers = [
-            n
-            for n, ins in enumerate(self.instrs)
-            if ins.key_arg or (ins.op == "module" and _needs_key(get_path(module, ins.fn)))
-        ]
+        # As jaxnn's containers do: every child call and every random draw gets its own
+        # subkey, split by position, so a child's key does not depend on what the others
+        # are (and a child whose forward takes key= or calls F.dropout gets one).
+        consumers = [n for n, ins in enumerate(self.instrs) if ins.key_arg or ins.op == "module"]
         if not consumers:
             return None
         return dict(zip(consumers, jax.random.split(key, len(consumers)), strict=True))
