@@ -467,7 +467,8 @@ class Builder:
         object.__setattr__(jm, "training", tm.training)
         table = self.tables.get(id(tm))
         if table is not None and table.random:
-            # Containers hand a key only to children whose classes draw random numbers.
+            # A model holding it needs a key (nn.Optimizer's step passes one only when
+            # some class may draw: _random.may_draw_key); containers split theirs by position.
             type(jm)._uses_key = True
         frozen = frozenset(
             n for n, p in tm._parameters.items() if p is not None and not p.requires_grad

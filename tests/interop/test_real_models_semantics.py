@@ -12,6 +12,7 @@ import re
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 import torch
 import torch.nn as tnn
@@ -96,6 +97,49 @@ def test_a_traced_module_inside_a_container_gets_its_share_of_the_key():
         jm(x)
     a, b = jm(x, key=jax.random.key(0)), jm(x, key=jax.random.key(1))
     assert not np.array_equal(a, b)
+
+
+class Checkpointed(nn.Module):
+    """A jaxnn model running converted blocks under ``nn.checkpoint`` (torch's
+    ``torch.utils.checkpoint.checkpoint(block, x)``)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        h = self.net[1](nn.checkpoint(self.net[0], x))  # Branchy: BatchNorm inside
+        return nn.checkpoint(self.net[2], h)  # Noisy: dropout inside
+
+
+def test_traced_modules_under_checkpoint_and_in_an_optimizer_step():
+    """Generated modules take part in main's buffer and key scopes: under ``nn.checkpoint``
+    BatchNorm's update still comes back to ``nn.forward`` and dropout draws from the model
+    call's key; ``nn.Optimizer`` hands its step key to them."""
+    tm = tnn.Sequential(Branchy(), tnn.Linear(4, 8), Noisy())
+    jm = nn.from_torch(tm, example_inputs=(_x(3, 4),)).train()
+    model = Checkpointed(jm)
+    x = jnp.asarray(randn(6, 4))
+    with pytest.raises(ValueError, match=r"key"):
+        nn.forward(model, x)
+    run = jax.jit(lambda m, x, k: nn.forward(m, x, key=k))
+    a, new = run(model, x, jax.random.key(0))
+    b, _ = run(model, x, jax.random.key(0))
+    c, _ = run(model, x, jax.random.key(1))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    tm.train()
+    with torch.no_grad():
+        tm(torch.from_numpy(np.array(x)))  # torch's statistics after the same batch
+    assert int(new.net[0].bn.num_batches_tracked) == 1
+    assert rel(new.net[0].bn.running_var, to_numpy(tm[0].bn.running_var)) < 1e-6
+
+    opt = nn.Optimizer(jm, optax.sgd(0.1))
+    step = opt.make_step(lambda m, x: (m(x) ** 2).mean())
+    before = np.asarray(jm[1].weight)
+    step(x), step(x)
+    assert opt.step_count == 2 and not np.allclose(jm[1].weight, before)
+    assert int(jm[0].bn.num_batches_tracked) == 2
 
 
 class InPlace(tnn.Module):
