@@ -4,9 +4,13 @@ torchvision 0.28, timm and transformers models with random, perturbed weights (s
 ``real_models.py``): print and state_dict equality, then one jitted forward and backward
 in eval and in training mode, whose outputs, input gradients, parameter gradients and
 BatchNorm statistics must equal torch's; dynamic batch and sequence sizes; optimizer
-steps; dropout keys; saving. CI runs small configurations of the architectures; the full
-matrix (the real sizes, and vgg, squeezenet, densenet, shufflenet, regnet, timm,
-DistilBERT) runs with ``JAXNN_LONG=1``.
+steps (dropout keys and saving: test_real_models_semantics.py). CI runs two tiny models
+built with the libraries' own classes, a one-layer VisionTransformer (torchvision) and a
+one-layer GPT2Model (transformers): conversion, structure, and one jitted forward and
+backward each (training mode and eval mode), at batch and sequence sizes other than the
+conversion's. The full matrix (resnet18 and the other named models, real sizes and small
+configurations, vgg, squeezenet, densenet, shufflenet, regnet, timm, BERT, DistilBERT;
+both modes; optimizer steps) runs with ``JAXNN_LONG=1``.
 """
 
 from __future__ import annotations
@@ -51,20 +55,20 @@ long = pytest.mark.skipif(not LONG, reason="full real-model matrix: set JAXNN_LO
 
 
 def _bert(**kw):
-    cfg = transformers.BertConfig(
+    cfg = dict(
         vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
         intermediate_size=37, max_position_embeddings=64, hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0, **kw,
+        attention_probs_dropout_prob=0.0,
     )  # fmt: skip
-    return transformers.BertModel(cfg)
+    return transformers.BertModel(transformers.BertConfig(**{**cfg, **kw}))
 
 
 def _gpt2(**kw):
-    cfg = transformers.GPT2Config(
+    cfg = dict(
         vocab_size=100, n_embd=32, n_layer=2, n_head=4, n_positions=64, use_cache=False,
-        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=0, **kw,
+        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=0,
     )  # fmt: skip
-    return transformers.GPT2Model(cfg)
+    return transformers.GPT2Model(transformers.GPT2Config(**{**cfg, **kw}))
 
 
 def _distilbert():
@@ -81,6 +85,21 @@ def _vit_small():
     return VisionTransformer(
         32, 16, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=37, num_classes=10
     )
+
+
+def _vit_tiny():
+    """The CI torchvision model: VisionTransformer's classes (class token, Encoder,
+    EncoderBlock, MLPBlock: a Sequential subclass with digit-named children), one layer."""
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    return VisionTransformer(
+        16, 8, num_layers=1, num_heads=2, hidden_dim=16, mlp_dim=24, num_classes=10
+    )
+
+
+def _gpt2_tiny():
+    """The CI Hugging Face model: every class of GPT2Model (HF's Conv1D too), one layer."""
+    return _gpt2(n_layer=1)
 
 
 def _convnext_small():
@@ -144,13 +163,19 @@ def _bert_mask(n: int) -> dict:
 
 M = tv.models
 CASES = [
-    Case("resnet18", lambda: M.resnet18(num_classes=10), image(64), batch=4),
-    Case("mobilenet_v3_small-small", _mobilenet_small, image(64), batch=4),
-    Case("efficientnet_b0-small", _efficientnet_small, image(64), batch=4),
-    Case("vit_b_16-small", _vit_small, image(32)),
-    Case("convnext_tiny-small", _convnext_small, image(32)),
-    Case("bert", _bert, tokens(7), _bert_mask),
-    Case("gpt2", _gpt2, tokens(7)),
+    # CI: one small torchvision model, one small Hugging Face model.
+    # Compared at a batch (and sequence length) other than the conversion's (2, and 7
+    # tokens): the dimensions are not frozen to the example's.
+    Case("vit_b_16-tiny", _vit_tiny, image(16), batch=3),
+    Case("gpt2-tiny", _gpt2_tiny, lambda n: tokens(5 + n)(n), batch=3),
+    # JAXNN_LONG=1: everything else.
+    Case("mobilenet_v3_small-small", _mobilenet_small, image(64), long=True, batch=4),
+    Case("resnet18", lambda: M.resnet18(num_classes=10), image(64), long=True, batch=4),
+    Case("efficientnet_b0-small", _efficientnet_small, image(64), long=True, batch=4),
+    Case("vit_b_16-small", _vit_small, image(32), long=True),
+    Case("convnext_tiny-small", _convnext_small, image(32), long=True),
+    Case("bert", _bert, tokens(7), _bert_mask, long=True),
+    Case("gpt2", _gpt2, tokens(7), long=True),
     Case("mobilenet_v3_small", lambda: M.mobilenet_v3_small(), image(64), long=True, batch=4),
     Case("efficientnet_b0", lambda: M.efficientnet_b0(), image(64), long=True, batch=4),
     Case("vit_b_16", lambda: M.vit_b_16(image_size=32), image(32), long=True),
@@ -208,11 +233,9 @@ def report(name: str, **fields) -> None:
 
 
 # The gradient checks CI runs (a jitted forward and backward compiles in seconds per
-# model and mode): resnet18 and BERT in training mode (their eval forwards run in
-# test_batch_and_sequence_sizes_are_not_frozen); the other CI models get the structure
-# check and a jitted eval forward (test_forward_matches_torch). JAXNN_LONG=1 runs every
-# model's gradients in both modes.
-CI_CHECKS = {("resnet18", "train"), ("bert", "train")}
+# model and mode): the torchvision model in training mode, the Hugging Face one in eval
+# mode. JAXNN_LONG=1 runs every model's gradients in both modes.
+CI_CHECKS = {("vit_b_16-tiny", "train"), ("gpt2-tiny", "eval")}
 
 
 def _params(modes: bool):
@@ -236,10 +259,21 @@ def test_structure_matches_torch(name):
 
 
 @pytest.mark.parametrize(
-    "name", [c.name for c in CASES if not c.long and c.name not in ("resnet18", "bert")]
+    "name",
+    [
+        pytest.param(n, marks=long)
+        for n in (
+            "mobilenet_v3_small-small",
+            "efficientnet_b0-small",
+            "vit_b_16-small",
+            "convnext_tiny-small",
+            "gpt2",
+        )
+    ],
 )
 def test_forward_matches_torch(name):
-    """The CI check of the models whose gradients only the full matrix compares."""
+    """A jitted eval forward against torch at the comparison batch size (the small
+    configurations were CI's first check of these architectures)."""
     case = BY_NAME[name]
     tm, jm = converted(name)
     tm.eval()
@@ -263,13 +297,17 @@ def test_outputs_and_gradients_match_torch(name, mode):
     assert not bad, f"{name} ({mode}): " + "; ".join(bad)
 
 
-@pytest.mark.parametrize("name", ["resnet18", "bert"])
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param("resnet18", marks=long), pytest.param("bert", marks=long)],
+)
 def test_batch_and_sequence_sizes_are_not_frozen(name):
+    """A jitted eval forward at sizes other than the example's (converted at batch 2)."""
     tm, jm = converted(name)
     tm.eval()
     jm.eval()
     run = jax.jit(lambda m, *a, **k: m(*a, **k))
-    if name == "bert":
+    if name.startswith("bert"):
         for n, seq in [(1, 11)]:
             ids = torch.randint(0, 100, (n, seq))
             mask = torch.ones(n, seq, dtype=torch.long)
@@ -326,7 +364,7 @@ OPTIMIZERS = {
 @pytest.mark.parametrize(
     "name,opt",
     [
-        ("resnet18", "sgd"),
+        pytest.param("resnet18", "sgd", marks=long),
         pytest.param("bert", "adam", marks=long),
         pytest.param("resnet18", "adam", marks=long),
         pytest.param("bert", "sgd", marks=long),
@@ -452,6 +490,7 @@ class ResNet18(nn.Module):
         return self.fc(nn.ops.flatten(self.avgpool(x), 1))
 
 
+@long
 def test_resnet18_is_the_same_program_as_a_hand_written_twin():
     """The converted model's training step traces to the twin's jaxpr, op for op: the
     replay adds nothing to what XLA compiles (so it runs at the twin's speed)."""

@@ -243,19 +243,27 @@ def _is_float(a):
     return isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating)
 
 
-def test_ops_match_torch_values_and_gradients():
-    """The whole table in one jitted program: every op's outputs and input gradients.
+# CI compiles every sixth case (compiling is the cost); the long profile the whole table.
+SAMPLE = CASES[::6]
+
+
+@pytest.mark.parametrize(
+    "cases",
+    [pytest.param(SAMPLE, id="sample"), pytest.param(CASES, id="all", marks=pytest.mark.long)],
+)
+def test_ops_match_torch_values_and_gradients(cases):
+    """The table in one jitted program: every op's outputs and input gradients.
 
     One ``jax.jit`` for ~170 ops (instead of compiling each op's primitives eagerly)
     keeps this under a few seconds; each case is still compared on its own, by name.
     """
     rng = np.random.default_rng(0)
-    ref = [_torch_case(c[2], c[3], c[4], rng) for c in CASES]
+    ref = [_torch_case(c[2], c[3], c[4], rng) for c in cases]
 
     def run(floats):
         it = iter(floats)
         outs, losses = [], []
-        for (_, jfn, _, args, kwargs), (_, cots, _, req) in zip(CASES, ref, strict=True):
+        for (_, jfn, _, args, kwargs), (_, cots, _, req) in zip(cases, ref, strict=True):
             full = [next(it) if _is_float(a) else a for a in args]
             out = [o for o in _leaves(jfn(*full, **kwargs)) if isinstance(o, jax.Array)]
             outs.append(out)
@@ -263,10 +271,10 @@ def test_ops_match_torch_values_and_gradients():
             losses += [jnp.sum(o.astype(jnp.float32) * c) for o, c in zip(diff, cots, strict=True)]
         return sum(losses), outs
 
-    floats = [jnp.asarray(a) for c in CASES for a in c[3] if _is_float(a)]
+    floats = [jnp.asarray(a) for c in cases for a in c[3] if _is_float(a)]
     grads, outs = jax.jit(jax.grad(run, has_aux=True))(floats)
     gi = iter(grads)
-    for (name, _, _, args, _), (leaves, _, tgrads, _), out in zip(CASES, ref, outs, strict=True):
+    for (name, _, _, args, _), (leaves, _, tgrads, _), out in zip(cases, ref, outs, strict=True):
         tol = tolerance(jnp.float16 if name in ("half", "to-dtype") else np.float32)
         if name == "bfloat16":
             tol = tolerance(jnp.bfloat16)
@@ -276,6 +284,7 @@ def test_ops_match_torch_values_and_gradients():
             assert_close(g, list(tgrads), what=f"{name} grad", **tolerance(np.float32))
 
 
+@pytest.mark.long
 def test_random_ops_take_a_key_and_have_torch_distributions():
     key = jax.random.key(0)
     u = ops.rand(20000, key=key)
