@@ -6,6 +6,7 @@ should have been an error cannot hide in the library.
 """
 
 import os
+import sys
 
 # Most of the suite's time is XLA compiling thousands of small programs that then run once
 # or twice. Skipping LLVM's expensive passes (loop/SLP vectorisation, aggressive inlining)
@@ -36,14 +37,110 @@ def pytest_addoption(parser):
     )
 
 
+def _long_profile(config) -> bool:
+    return bool(config.getoption("--long")) or os.environ.get("JAXNN_LONG", "0") == "1"
+
+
+# The CI profile (the README's test command) must finish in 10 minutes on 2 cores; the long
+# profile (--long or JAXNN_LONG=1) runs everything. Most of the time is XLA compiling the
+# parity tables' programs, so CI samples those tables, deterministically:
+# - eager (op by op) gradients for the first case of each parametrized test and every
+#   `_EAGER_GRAD_SAMPLE`th (tests/parity.py: EAGER_GRADS); eager outputs, jitted outputs
+#   and jitted gradients for every case that runs;
+# - of the parity tables in `_SAMPLED_TABLES` (those of 5+ cases that cost 3+ CPU-seconds,
+#   measured serially on 2026-12-05), the first case of each kind (the id's first word:
+#   every layer and function keeps a case) and every `_TABLE_SAMPLE`th; the other cases are
+#   deselected and counted in the summary.
+_EAGER_GRAD_SAMPLE = 4
+_TABLE_SAMPLE = 4
+_SAMPLED_TABLES = {  # file under tests/ -> its parametrized parity tables costing >= 3 CPU-s
+    "functional/test_activation.py": {"test_pointwise"},
+    "functional/test_attention.py": {"test_sdpa", "test_multi_head_attention_forward"},
+    "functional/test_conv.py": {"test_conv", "test_conv_transpose"},
+    "functional/test_distance.py": {"test_cosine_similarity", "test_pdist"},
+    "functional/test_fast_paths.py": {"test_parity_tables"},
+    "functional/test_linear_cross_entropy.py": {"test_parity"},
+    "functional/test_loss.py": {"test_loss", "test_loss_float64", "test_ctc_loss"},
+    "functional/test_loss_empty_reductions.py": {"test_empty_reduction_matches_torch"},
+    "functional/test_normalization.py": {
+        "test_batch_norm",
+        "test_layer_norm",
+        "test_group_norm",
+        "test_local_response_norm",
+        "test_normalize",
+    },
+    "functional/test_pooling.py": {
+        "test_max_pool",
+        "test_avg_pool",
+        "test_adaptive_avg_pool",
+        "test_adaptive_max_pool",
+    },
+    "functional/test_sparse.py": {"test_embedding", "test_embedding_bag"},
+    "functional/test_vision.py": {
+        "test_pad",
+        "test_interpolate",
+        "test_shuffles",
+        "test_grid_sample",
+    },
+    "modules/test_attention.py": {"test_parity"},
+    "modules/test_conv.py": {"test_conv", "test_conv_padding_mode", "test_conv_transpose"},
+    "modules/test_loss.py": {"test_parity", "test_parity_float64"},
+    "modules/test_normalization.py": {"test_parity"},
+    "modules/test_padding_shape.py": {"test_padding", "test_shape"},
+    "modules/test_pooling.py": {"test_pooling", "test_max_unpool"},
+    "modules/test_recurrent.py": {"test_parity", "test_cell_parity"},
+    "modules/test_sparse.py": {"test_embedding_parity", "test_embedding_bag_parity"},
+    "modules/test_transformer.py": {"test_encoder_layer"},
+}
+_CASE_INDEX = pytest.StashKey[int]()
+_profile_counts = {"deselected": 0}
+
+
+def _sampled_out(items) -> list:
+    by_test: dict[tuple, list] = {}
+    for item in items:
+        rel = item.path.relative_to(item.config.rootpath).as_posix().removeprefix("tests/")
+        if hasattr(item, "callspec") and item.originalname in _SAMPLED_TABLES.get(rel, ()):
+            by_test.setdefault((rel, item.originalname), []).append(item)
+    out = []
+    for cases in by_test.values():
+        kinds: set[str] = set()
+        for i, item in enumerate(cases):
+            kind = item.callspec.id.split("-")[0]
+            if kind not in kinds or i % _TABLE_SAMPLE == 0:
+                kinds.add(kind)
+                continue
+            out.append(item)
+    return out
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``long`` (more cases of a table that CI samples) run with --long only."""
-    if config.getoption("--long") or os.environ.get("JAXNN_LONG", "0") == "1":
+    """Tests marked ``long`` run with --long only; CI samples the parity tables (above)."""
+    counts: dict[tuple, int] = {}
+    for item in items:
+        fn = (str(item.path), getattr(item, "originalname", item.name))
+        item.stash[_CASE_INDEX] = counts.get(fn, 0)
+        counts[fn] = item.stash[_CASE_INDEX] + 1
+    if _long_profile(config):
         return
     skip = pytest.mark.skip(reason="long profile: run with --long or JAXNN_LONG=1")
     for item in items:
         if "long" in item.keywords:
             item.add_marker(skip)
+    dropped = _sampled_out(items)
+    if dropped:
+        ids = {id(item) for item in dropped}
+        items[:] = [item for item in items if id(item) not in ids]
+        config.hook.pytest_deselected(items=dropped)
+        _profile_counts["deselected"] = len(dropped)
+
+
+def pytest_runtest_setup(item):
+    parity = sys.modules.get("tests.parity")
+    if parity is not None:
+        parity.EAGER_GRADS = (
+            _long_profile(item.config) or item.stash.get(_CASE_INDEX, 0) % _EAGER_GRAD_SAMPLE == 0
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -109,6 +206,11 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_terminal_summary(terminalreporter):
+    if _profile_counts["deselected"]:
+        terminalreporter.write_line(
+            f"CI profile: {_profile_counts['deselected']} more cases of the parity tables and "
+            f"the eager gradients of 3 cases in {_EAGER_GRAD_SAMPLE} run with --long"
+        )
     if _audit_counts["cases"]:
         terminalreporter.write_line(
             f"bad-input audit: {_audit_counts['cases']} cases, {_audit_counts['passed']} passed, "

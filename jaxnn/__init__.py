@@ -13,6 +13,7 @@ from ._container import ModuleList as ModuleList
 from ._container import ParameterDict as ParameterDict
 from ._container import ParameterList as ParameterList
 from ._container import Sequential as Sequential
+from ._edit import edit as edit
 from ._fields import buffer as buffer
 from ._fields import parameter as parameter
 from ._module import Module as Module

@@ -1,9 +1,9 @@
 """Containers: Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict.
 
-All five keep their entries as ``(name -> slot)`` static tables over one tuple of stored
-objects, so a module placed twice is stored once (DESIGN rule 8): its gradient sums both
-uses and an optimizer step keeps it one module. The tuple, not a dict, keeps the user's
-order through JAX's flatten/unflatten (JAX sorts dict keys).
+All five keep their entries as a static tuple of names beside one tuple of stored objects
+(the tuple, not a dict, keeps the user's order through JAX's flatten/unflatten: JAX sorts
+dict keys). An object placed twice, here or anywhere else in the model, is one object:
+``_sharing`` stores it once in the pytree (DESIGN rule 8).
 
 Where torch is weak we do better and the README lists it (DESIGN rule 10): deleting from
 a Sequential keeps the user's names (only positional names are renumbered), ``insert``
@@ -15,21 +15,43 @@ from __future__ import annotations
 import operator
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
 
+from . import _sharing
 from ._module import (
     Module,
     _addindent,
+    _adopt_grad_flag,
     _check_module,
     _DynamicChildren,
+    _forget_grad_flag,
     _to_array,
     check_mutable,
-    check_no_hidden_sharing,
 )
 from ._random import check_key
+
+# Attributes of torch's containers that jaxnn's lack (hooks, torch internals, a few dict
+# methods): torch refuses them as entry names ("attribute 'cuda' already exists"), and so
+# does jaxnn, besides its own attribute names. tests/core/test_containers.py checks the
+# lists against the installed torch.
+_TORCH_MODULE_ATTRS = frozenset(
+    """T_destination __setstate__ _apply _backward_hooks _backward_pre_hooks _buffers _call_impl
+    _compiled_call_impl _forward_hooks _forward_hooks_always_called _forward_hooks_with_kwargs
+    _forward_pre_hooks _forward_pre_hooks_with_kwargs _get_backward_hooks _get_backward_pre_hooks
+    _is_full_backward_hook _load_from_state_dict _load_state_dict_post_hooks
+    _load_state_dict_pre_hooks _maybe_warn_non_full_backward_hook _modules _named_members
+    _non_persistent_buffers_set _parameters _register_load_state_dict_pre_hook
+    _register_state_dict_hook _replicate_for_data_parallel _save_to_state_dict _slow_forward
+    _state_dict_hooks _state_dict_pre_hooks _version _wrapped_call_impl call_super_init compile
+    cuda dump_patches get_extra_state ipu mtia register_backward_hook register_forward_hook
+    register_forward_pre_hook register_full_backward_hook register_full_backward_pre_hook
+    register_load_state_dict_post_hook register_load_state_dict_pre_hook
+    register_state_dict_post_hook register_state_dict_pre_hook set_extra_state set_submodule
+    share_memory to_empty type xpu""".split()
+)
 
 
 def _check_module_name(name: Any) -> None:
@@ -48,23 +70,21 @@ def _check_module_name(name: Any) -> None:
 
 
 class _Container(Module, _DynamicChildren):
-    """Ordered ``name -> object`` entries stored once per object."""
+    """Ordered ``name -> object`` entries."""
 
     _items: tuple
     _keys: tuple = eqx.field(static=True)
-    _slots: tuple = eqx.field(static=True)
 
     _holds = "module"  # or "param"
+    _torch_attrs: ClassVar[frozenset] = _TORCH_MODULE_ATTRS
 
     def __init__(self) -> None:
         self._items = ()
         self._keys = ()
-        self._slots = ()
 
     # -- storage
     def _entries(self) -> list[tuple[str, Any]]:
-        items = self._items
-        return [(k, items[s]) for k, s in zip(self._keys, self._slots, strict=True)]
+        return list(zip(self._keys, self._items, strict=True))
 
     def _check_item(self, value: Any) -> Any:
         if self._holds == "module":
@@ -72,8 +92,20 @@ class _Container(Module, _DynamicChildren):
             return value
         return _to_array(value, "parameter")
 
+    def _check_new_name(self, name: str) -> None:
+        """torch's ``add_module``/``register_parameter`` check: a new entry may not take the
+        name of an attribute (``md["train"] = ...`` would hide ``md.train()``)."""
+        if name in self._keys:
+            return
+        if name in self._torch_attrs or hasattr(type(self), name) or name in self.__dict__:
+            raise KeyError(
+                f"attribute '{name}' already exists; {self._get_name()} entries are also "
+                f"attributes, so an entry cannot be named like a method or attribute of it. "
+                f"Use another name, e.g. {name + '_'!r}."
+            )
+
     def _set_entries(self, entries: list[tuple[str, Any]], verb: str) -> None:
-        """Replace all entries in place (guarded); shared objects are stored once."""
+        """Replace all entries in place (guarded)."""
         values = [v for _, v in entries]
         check_mutable(self, verb, [v for v in values if isinstance(v, jax.Array)])
         keys = tuple(k for k, _ in entries)
@@ -82,60 +114,43 @@ class _Container(Module, _DynamicChildren):
             raise KeyError(
                 f"{self._get_name()} would hold two entries named {dup!r}; names must be unique."
             )
-        items: list[Any] = []
-        index: dict[int, int] = {}
-        slots = []
-        for v in values:
-            slot = index.get(id(v)) if self._holds == "module" else None
-            if slot is None:
-                slot = len(items)
-                index[id(v)] = slot
-                items.append(v)
-            slots.append(slot)
-        d = self.__dict__
-        old = (d.get("_items"), d.get("_keys"), d.get("_slots"))
-        object.__setattr__(self, "_items", tuple(items))
+        old = dict(zip(getattr(self, "_keys", ()), getattr(self, "_items", ()), strict=True))
+        object.__setattr__(self, "_items", tuple(values))
         object.__setattr__(self, "_keys", keys)
-        object.__setattr__(self, "_slots", tuple(slots))
-        if self._holds == "module":
-            try:
-                check_no_hidden_sharing(self)
-            except ValueError:
-                object.__setattr__(self, "_items", old[0])
-                object.__setattr__(self, "_keys", old[1])
-                object.__setattr__(self, "_slots", old[2])
-                raise
+        if self._holds == "param":
+            for k, v in entries:
+                # `pd["w"] = init.normal_(pd["w"])` writes a tied w everywhere; another
+                # array is a parameter with its own requires_grad (a tied one's).
+                was = old.get(k)
+                if v is not was and not _sharing.replaced(self, k, was, v):
+                    _adopt_grad_flag(self, k, v)
+            for k in old.keys() - {k for k, _ in entries}:
+                _forget_grad_flag(self, k)  # gone: a later entry of that name starts afresh
 
     # -- Module hooks
     def _named_members_own(self) -> Iterator[tuple[str, Any, str]]:
         kind = "module" if self._holds == "module" else "param"
-        for k, v in self._entries():
+        for k, v in zip(self._keys, self._items, strict=True):
             if v is not None:
                 yield k, v, kind
 
-    def _stored_members(self) -> Iterator[tuple[str, Any, str]]:
-        kind = "module" if self._holds == "module" else "param"
-        first: dict[int, str] = {}
-        for k, s in zip(self._keys, self._slots, strict=True):
-            first.setdefault(s, k)
-        for s, k in sorted(first.items()):
-            if self._items[s] is not None:
-                yield k, self._items[s], kind
-
-    def _stored_children(self) -> Iterator[tuple[str, Module]]:
+    def _repr_children(self) -> Iterator[tuple[str, Module | None]]:
+        # torch prints a None entry as "(name): None".
         if self._holds == "module":
-            for k, v, _ in self._stored_members():
-                yield k, v
+            yield from zip(self._keys, self._items, strict=True)
+
+    def _get_member(self, name: str) -> Any:
+        return self._items[self._keys.index(name)]
 
     def _set_member(self, name: str, value: Any) -> None:
-        slot = self._slots[self._keys.index(name)]
         items = list(self._items)
-        items[slot] = value
+        items[self._keys.index(name)] = value
         object.__setattr__(self, "_items", tuple(items))
 
     def add_module(self, name: str, module: Module | None) -> None:
-        _check_module_name(name)
         _check_module(module, allow_none=True)
+        _check_module_name(name)
+        self._check_new_name(name)
         entries = self._entries()
         for i, (k, _) in enumerate(entries):
             if k == name:
@@ -154,7 +169,7 @@ class _Container(Module, _DynamicChildren):
         d = object.__getattribute__(self, "__dict__")
         keys = d.get("_keys", ())
         if name in keys:
-            return d["_items"][d["_slots"][keys.index(name)]]
+            return d["_items"][keys.index(name)]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __delattr__(self, name: str) -> None:
@@ -220,6 +235,8 @@ class Sequential(_Container):
     )
     """
 
+    _torch_attrs = _TORCH_MODULE_ATTRS | {"_get_item_by_idx"}
+
     def __init__(self, *args: Module) -> None:
         super().__init__()
         if len(args) == 1 and isinstance(args[0], OrderedDict):
@@ -233,6 +250,7 @@ class Sequential(_Container):
             entries = [(str(i), m) for i, m in enumerate(args)]
         for k, m in entries:
             _check_module_name(k)
+            self._check_new_name(k)
             _check_module(m)
         self._set_entries(entries, "__init__")
 
@@ -270,19 +288,20 @@ class Sequential(_Container):
 
     def append(self, module: Module) -> Sequential:
         _check_module(module)
-        self._set_entries(self._entries() + [(self._free_name(len(self)), module)], "append")
+        entries = self._entries()
+        self._set_entries(entries + [(_free_name(entries, len(entries)), module)], "append")
         return self
-
-    def _free_name(self, i: int) -> str:
-        name = str(i)
-        while name in self._keys:
-            name += "_"
-        return name
 
     def insert(self, index: int, module: Module) -> Sequential:
         _check_module(module)
         n = len(self)
-        if not isinstance(index, int) or not -n <= index <= n:
+        try:
+            index = operator.index(index)  # any integer, as torch (numpy's too)
+        except TypeError:
+            raise TypeError(
+                f"Sequential.insert: index must be an integer, got {type(index).__name__} {index!r}."
+            ) from None
+        if not -n <= index <= n:
             raise IndexError(
                 f"Index out of range: {index} (Sequential of length {n}; valid: {-n}..{n})"
             )
@@ -295,13 +314,15 @@ class Sequential(_Container):
         return self
 
     def extend(self, sequential: Iterable[Module]) -> Sequential:
+        # torch appends one by one: each new module is named str(position), names already
+        # there are kept.
         modules = list(sequential)
         for m in modules:
             _check_module(m)
         entries = self._entries()
         for m in modules:
-            entries.append((str(len(entries)), m))
-        self._set_entries(_renumber(entries), "extend")
+            entries.append((_free_name(entries, len(entries)), m))
+        self._set_entries(entries, "extend")
         return self
 
     def pop(self, key: int | slice) -> Any:
@@ -332,13 +353,21 @@ class Sequential(_Container):
     def __imul__(self, other: int) -> Sequential:
         n = _check_repeat(other)
         entries = self._entries()
-        extra = [
-            (str(len(entries) * (r + 1) + i), m)
-            for r in range(n - 1)
-            for i, (_, m) in enumerate(entries)
-        ]
-        self._set_entries(_renumber(entries + extra), "*=")
+        modules = [m for _, m in entries] * (n - 1)
+        for m in modules:
+            entries.append((_free_name(entries, len(entries)), m))
+        self._set_entries(entries, "*=")
         return self
+
+
+def _free_name(entries: list[tuple[str, Any]], i: int) -> str:
+    """torch names an appended module str(position); jaxnn adds "_" where a user's name
+    already takes it (torch would silently replace that module)."""
+    taken = {k for k, _ in entries}
+    name = str(i)
+    while name in taken:
+        name += "_"
+    return name
 
 
 def _renumber_with_new(entries: list[tuple[str, Any]], new_index: int) -> list[tuple[str, Any]]:
@@ -384,6 +413,8 @@ class ModuleList(_Container):
       (3): ReLU()
     )
     """
+
+    _torch_attrs = _TORCH_MODULE_ATTRS | {"_get_abs_string_index"}
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
@@ -535,6 +566,8 @@ class ModuleDict(_Container):
         for k, m in entries:
             _check_module_name(k)
             _check_module(m)
+            if k not in index:
+                self._check_new_name(k)
             if k in index:
                 current[index[k]] = (k, m)
             else:
@@ -544,6 +577,21 @@ class ModuleDict(_Container):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleDict is not callable: index it (self.blocks['name'](x)).")
+
+
+def _check_parameter_name(name: Any) -> None:
+    """torch's ``ParameterDict`` key rule (``_key_to_attr`` and ``register_parameter``)."""
+    if not isinstance(name, str):
+        raise TypeError(
+            f"Index given to ParameterDict cannot be used as a key as it is not a string "
+            f"(type is '{type(name).__name__}'): use str({name!r})."
+        )
+    if "." in name:
+        raise KeyError(
+            f'parameter name can\'t contain ".", got {name!r}; use e.g. {name.replace(".", "_")!r}.'
+        )
+    if name == "":
+        raise KeyError('parameter name can\'t be empty string ""; use e.g. "p".')
 
 
 def _mapping_entries(items: Any, owner: str) -> list[tuple[str, Any]]:
@@ -601,6 +649,7 @@ class ParameterList(_Container):
     """
 
     _holds = "param"
+    _torch_attrs = _TORCH_MODULE_ATTRS | {"_get_abs_string_index", "_size"}
 
     def __init__(self, values: Iterable[Any] | None = None) -> None:
         super().__init__()
@@ -657,6 +706,10 @@ class ParameterDict(_Container):
     """
 
     _holds = "param"
+    _torch_attrs = _TORCH_MODULE_ATTRS | {
+        "__ior__", "__or__", "__reversed__", "__ror__", "_key_to_attr",
+        "copy", "fromkeys", "popitem", "setdefault",
+    }  # fmt: skip
 
     def __init__(self, parameters: Any = None) -> None:
         super().__init__()
@@ -706,10 +759,15 @@ class ParameterDict(_Container):
 
     def update(self, parameters: Any) -> None:
         entries = _mapping_entries(parameters, "ParameterDict")
+        if isinstance(parameters, Mapping) and not isinstance(parameters, OrderedDict):
+            entries = sorted(entries)  # torch sorts a plain dict's keys (not OrderedDict's)
         current = self._entries()
         index = {k: i for i, (k, _) in enumerate(current)}
         for k, v in entries:
+            _check_parameter_name(k)
             v = self._check_item(v)
+            if k not in index:
+                self._check_new_name(k)
             if k in index:
                 current[index[k]] = (k, v)
             else:

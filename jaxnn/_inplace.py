@@ -31,6 +31,7 @@ from typing import Any
 
 import jax
 
+from . import _edit, _sharing
 from ._state import walk
 
 _ArrayImpl = type(jax.numpy.zeros(()))
@@ -78,10 +79,25 @@ def _flush() -> None:
 
 
 def _initialising_roots() -> list[Any]:
+    """Modules whose ``__init__`` is running now, outermost first.
+
+    Equinox's table of modules being initialised keeps a module whose ``__init__`` raised
+    (it never reaches the line that removes it), so the table alone would also return
+    half-built modules from failed constructions; only those with an ``__init__`` frame on
+    the current stack count.
+    """
     from ._module import _EQX_INITIALISING
 
     table = getattr(_EQX_INITIALISING, "_dict", None)
-    return list(table.values()) if table else []
+    if not table:
+        return []
+    running: set[int] = set()
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "__init__":
+            running.add(id(frame.f_locals.get("self")))
+        frame = frame.f_back
+    return [m for key, m in list(table.items()) if key in running]
 
 
 def holders(array: Any) -> list[tuple[Any, str, str]]:
@@ -105,11 +121,31 @@ def holders(array: Any) -> list[tuple[Any, str, str]]:
         m = r()
         if m is not None:
             add(m, name)
-    for root in _initialising_roots():
-        for m in walk(root):
-            for n, v, _kind in m._named_members_own():
+    # Inside ``jaxnn.edit(model, fn)`` the copy is searched directly (under jit its arrays
+    # are tracers, which carry no notes).
+    copy = _edit.innermost()
+    for root in _initialising_roots() + ([copy] if copy is not None else []):
+        try:
+            modules = list(walk(root))
+        except AttributeError:  # its children are not all set yet
+            modules = [root]
+        for m in modules:
+            try:
+                members = list(m._named_members_own())
+            except AttributeError:  # still in its own __init__, before its storage exists
+                continue
+            for n, v, _kind in members:
                 if v is array:
                     add(m, n)
+    if copy is not None and any(_edit.is_private(m) for m, _n, _kind in found):
+        # The copy holds the model's arrays, but an edit made in ``fn`` is the copy's alone
+        # (as on a deep copy in torch): the model and its other value copies keep theirs.
+        found = [h for h in found if _edit.is_private(h[0])]
+    # A weight tied to a found place, in a module that was never noted (a model rebuilt by
+    # an optimizer step and reached through one submodule only): the share tables know it.
+    for m, n, _kind in list(found):
+        for other, key in _sharing.places_of(m, n):
+            add(other, key)
     return found
 
 
@@ -193,7 +229,11 @@ class _RequiresGrad:
             return self
         found = holders(array)
         if found:
-            return all(kind == "param" and n not in m._frozen for m, n, kind in found)
+            if any(kind != "param" for _m, _n, kind in found):
+                return False  # a buffer
+            # One flag per array as in torch: the place whose flag was set last says it
+            # (the rule of ``_module._frozen_arrays``; the same call: frozen wins).
+            return not max((_stamp(m, n), n in m._frozen) for m, n, _kind in found)[1]
         try:
             return array.__dict__["requires_grad"]
         except KeyError:
@@ -202,7 +242,7 @@ class _RequiresGrad:
             ) from None
 
     def __set__(self, array: Any, value: Any) -> None:
-        from ._module import check_mutable
+        from ._module import _grad_calls, _set_grad_flag, check_mutable
 
         found = holders(array)
         if not found:
@@ -218,10 +258,15 @@ class _RequiresGrad:
             )
         for m, _n, _kind in found:
             check_mutable(m, "requires_grad = ...")
+        _grad_calls[0] += 1  # the latest setting of a flag wins (see _module._Frozen)
         for m, n, kind in found:
             if kind == "param":
-                frozen = m._frozen - {n} if value else m._frozen | {n}
-                object.__setattr__(m, "_frozen", frozenset(frozen))
+                _set_grad_flag(m, n, not value, _grad_calls[0])
+
+
+def _stamp(module: Any, name: str) -> int:
+    frozen = module._frozen
+    return frozen.stamp(name) if hasattr(frozen, "stamp") else 0
 
 
 class _Data:

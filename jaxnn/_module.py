@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _fields, _inplace, _random, _state
+from . import _edit, _fields, _inplace, _random, _sharing, _state
 from ._fields import _KIND, is_array
 from ._uninitialized import is_lazy
 
@@ -35,7 +35,8 @@ class _ModuleMeta(_EqxMeta):
 
     def __new__(mcs, name, bases, namespace, **kwargs):
         auto = _fields.prepare_namespace(bases, namespace) if bases else []
-        cls = super().__new__(mcs, name, bases, namespace, **kwargs)
+        with _sharing.registering(_ModuleMeta):  # jaxnn's flatten/unflatten (sharing)
+            cls = super().__new__(mcs, name, bases, namespace, **kwargs)
         _fields.install_auto_fields(cls, auto)
         return cls
 
@@ -85,23 +86,29 @@ def check_mutable(module: Module, verb: str, *values: Any, changes: bool = True)
     """Raise if ``verb`` would edit ``module`` in place inside a JAX transformation.
 
     A module still inside its own ``__init__`` is being built, not edited: building a model
-    inside ``jit`` is fine. Every edit that passes and ``changes`` something counts in
-    ``EDITS``.
+    inside ``jit`` is fine, and so is editing the private copy that ``jaxnn.edit`` hands to
+    its function. Every edit that passes and ``changes`` something counts in ``EDITS`` and
+    starts a new sharing epoch (it may change which objects are shared, see ``_sharing``).
     """
     if _initialising(module):
         return
-    if _under_transformation() or _has_tracer(module) or _has_tracer(values):
+    if not _edit.is_private(module) and (
+        _under_transformation() or _has_tracer(module) or _has_tracer(values)
+    ):
         name = type(module).__name__
         raise RuntimeError(
             f"{name}.{verb} edits the module in place, but it was called inside a JAX "
             f"transformation (jax.jit, jax.grad, jax.vmap, ...), where a module is an "
             f"immutable value. Do the edit outside the transformation, or use the pure form: "
-            f"`model = eqx.tree_at(lambda m: m.<attribute>, model, new_value)` to replace a "
-            f"part, `jaxnn.functional_call(model, params_and_buffers, args)` to run with other "
-            f"arrays, or `out, model = jaxnn.forward(model, x)` to get updated buffers back."
+            f"`model = jaxnn.edit(model, fn)` runs torch's in-place verbs in `fn(m)` on a copy "
+            f"and returns it (e.g. `def fn(m): m[0] = new_layer`; `eqx.tree_at` also replaces "
+            f"a part, but every use of a shared one), "
+            f"`jaxnn.functional_call(model, params_and_buffers, args)` runs with other "
+            f"arrays, and `out, model = jaxnn.forward(model, x)` gives updated buffers back."
         )
     if changes:
         EDITS[0] += 1
+        _sharing.new_epoch()
         _inplace.edited(module)  # jax caches holding it are cleared; its arrays re-noted
 
 
@@ -215,7 +222,11 @@ def _inputs_from_torch(module: Module, args: tuple, kwargs: dict) -> tuple[tuple
         converted[id(value)] = _to_array(value, where)
         return converted[id(value)]
 
-    return jax.tree_util.tree_map_with_path(convert, (args, kwargs))
+    # torch's own containers (PackedSequence is a namedtuple) stay whole: rebuilt around jax
+    # arrays they would fail inside torch; the layer that receives one says what it takes.
+    return jax.tree_util.tree_map_with_path(
+        convert, (args, kwargs), is_leaf=lambda v: type(v).__module__.startswith("torch")
+    )
 
 
 class Module(eqx.Module, metaclass=_ModuleMeta):
@@ -270,6 +281,8 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         d["training"] = True
         d["_frozen"] = frozenset()
         d["_registered_buffers"] = ()
+        _sharing.mark_new(self)
+        _edit.created(self)
         return self
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -279,24 +292,17 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
 
     def __check_init__(self) -> None:
         _inplace.mark(self)  # its arrays can be found by nn.init.*_ / requires_grad
-        if isinstance(self, _DynamicChildren):
-            check_no_hidden_sharing(self)
-            return
-        for f in _dynamic_fields(type(self)):
-            value = self.__dict__.get(f.name)
-            if isinstance(value, list | tuple | dict) and any(
-                isinstance(v, eqx.Module)
-                for v in jax.tree_util.tree_leaves(
-                    value, is_leaf=lambda x: isinstance(x, eqx.Module)
-                )
-            ):
-                kind = "ModuleDict" if isinstance(value, dict) else "ModuleList"
-                raise TypeError(
-                    f"{type(self).__name__}.{f.name} is a plain {type(value).__name__} of modules; "
-                    f"torch would not register them and jaxnn cannot list their parameters. "
-                    f"Wrap it: self.{f.name} = nn.{kind}(...)."
-                )
-        check_no_hidden_sharing(self)
+        # A field left at its class default is stored, so that every field is in __dict__
+        # and flatten takes its fast path (the value read is the same).
+        d = self.__dict__
+        cls = type(self)
+        for f in dataclasses.fields(cls):
+            if f.name not in d and f.default is not dataclasses.MISSING:
+                d[f.name] = _fields.box(cls, f.name, f.default)
+        if not isinstance(self, _DynamicChildren):
+            _check_no_plain_collections(self)
+        # What is shared is known from here on (a write through one use reaches the others).
+        _sharing.ensure_fresh(self)
 
     # ------------------------------------------------------------------ attributes
     def __setattr__(self, name: str, value: Any) -> None:
@@ -320,9 +326,11 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
 
     def _set_field(self, name: str, value: Any, *, verb: str) -> None:
         check_mutable(self, verb, value)
-        if isinstance(value, Module):
-            check_no_hidden_sharing(value)
+        old = self.__dict__.get(name)
         object.__setattr__(self, name, value)
+        if (is_array(old) or is_array(value)) and not _sharing.replaced(self, name, old, value):
+            # Another array, not `w = init.normal_(w)`: it brings its own requires_grad.
+            _adopt_grad_flag(self, name, value)
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *args: Any, key: jax.Array | None = None, **kwargs: Any) -> Any:
@@ -330,6 +338,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
 
         torch tensors among the inputs are converted to jax arrays (the output is a jax array).
         """
+        _sharing.ensure_fresh(self)  # settles in-place writes made through a submodule
         forward = self.forward
         if key is None and _wants_scope_key(type(self)) and _random.has_forward_key():
             # A forward you wrote with key=None, called without one inside a model call
@@ -375,8 +384,18 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         yield from children
 
     def _stored_members(self) -> Iterator[tuple[str, Any, str]]:
-        """Members as the pytree stores them (containers: each shared object once)."""
+        """Members as the pytree stores them, each place once (sharing: see ``_sharing``)."""
         yield from self._named_members_own()
+
+    def _get_member(self, name: str) -> Any:
+        """The value stored for one own member, as stored (``_sharing`` walks paths with it)."""
+        d = self.__dict__
+        if name in d:
+            return d[name]
+        for n, value, _ in self._stored_members():
+            if n == name:
+                return value
+        raise KeyError(name)
 
     def _set_member(self, name: str, value: Any) -> None:
         """Replace one own parameter, buffer or child (no guard: callers guard)."""
@@ -398,8 +417,8 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             if kind == "module":
                 yield name, value
 
-    def _stored_children(self) -> Iterator[tuple[str, Module]]:
-        """Children as the pytree stores them: every field (containers: each object once)."""
+    def _repr_children(self) -> Iterator[tuple[str, Module | None]]:
+        """Children as torch prints them (a container also prints a ``None`` entry)."""
         yield from self._all_children()
 
     def named_modules(
@@ -425,6 +444,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     def _named_arrays(
         self, kinds: tuple[str, ...], prefix: str, recurse: bool, remove_duplicate: bool
     ) -> Iterator[tuple[str, jax.Array]]:
+        _sharing.ensure_fresh(self)
         mods = (
             self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
             if recurse
@@ -540,6 +560,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             raise TypeError(
                 "state_dict() takes keyword arguments only: destination=, prefix=, keep_vars=."
             )
+        _sharing.ensure_fresh(self)
         out = _StateDict() if destination is None else destination
         for key, value, _, _ in self._state_items(prefix):
             out[key] = value
@@ -560,39 +581,53 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         check_mutable(
             self, "load_state_dict", [v for v in state_dict.values() if isinstance(v, jax.Array)]
         )
-        expected: dict[str, list[tuple[Module, str, Any]]] = OrderedDict()
+        _sharing.ensure_fresh(self)
+        expected: dict[str, tuple[Module, str, Any]] = OrderedDict()
+        places: dict[int, list[tuple[Module, str]]] = {}
         for key, current, owner, name in self._state_items():
-            expected.setdefault(key, []).append((owner, name, current))
+            expected[key] = (owner, name, current)
+            group = places.setdefault(id(current), [])
+            if (owner, name) not in group:
+                group.append((owner, name))
         missing = [k for k in expected if k not in state_dict]
         unexpected = [k for k in state_dict if k not in expected]
         errors = []
-        updates = []
         # A lazy module's placeholders take the checkpoint's shapes (torch's _lazy_load_hook);
         # the module says which shapes its other entries must then have.
         lazy: dict[int, tuple[Module, dict[str, tuple[int, ...]]]] = {}
-        for key, targets in expected.items():
-            for owner, name, current in targets:
-                if is_lazy(current) and key in state_dict:
-                    loaded = tuple(np.shape(state_dict[key]))
-                    lazy.setdefault(id(owner), (owner, {}))[1][name] = loaded
+        for key, (owner, name, current) in expected.items():
+            if is_lazy(current) and key in state_dict:
+                loaded = tuple(np.shape(state_dict[key]))
+                lazy.setdefault(id(owner), (owner, {}))[1][name] = loaded
         lazy_shapes = {i: owner._lazy_shapes_for(loaded) for i, (owner, loaded) in lazy.items()}
-        for key, targets in expected.items():
+        # One new value per object: a module or parameter at several places (sharing, weight
+        # tying) has several keys; as in torch, which copies each key into the one tensor in
+        # state_dict order, the last key given wins and the places stay one object.
+        chosen: dict[int, Any] = {}
+        for key, (owner, name, current) in expected.items():
             if key not in state_dict:
                 continue
-            value = _to_array(state_dict[key], key, None if assign else targets[0][2].dtype)
-            for owner, name, current in targets:
-                if is_lazy(current):
-                    want = lazy_shapes[id(owner)].get(name, tuple(value.shape))
-                else:
-                    want = tuple(current.shape)
-                if tuple(value.shape) != tuple(want):
-                    errors.append(
-                        f"size mismatch for {key}: copying a param with shape {_shape_str(value.shape)} "
-                        f"from checkpoint, the shape in current model is {_shape_str(want)}."
-                    )
-                    break
-                new = value if assign else value.astype(current.dtype)
-                updates.append((owner, name, new))
+            value = _to_array(state_dict[key], key, None if assign else current.dtype)
+            if is_lazy(current):
+                want = lazy_shapes[id(owner)].get(name, tuple(value.shape))
+            else:
+                want = tuple(current.shape)
+            if tuple(value.shape) != tuple(want):
+                errors.append(
+                    f"size mismatch for {key}: copying a param with shape {_shape_str(value.shape)} "
+                    f"from checkpoint, the shape in current model is {_shape_str(want)}."
+                )
+                continue
+            chosen[id(current)] = (current, value if assign else value.astype(current.dtype))
+        updates = []
+        used = {i for i in places if i not in chosen}  # arrays that stay where they are
+        writes = []
+        for group_id, (current, new) in chosen.items():
+            if id(new) in used:  # copying values never ties two places that were apart
+                new = jnp.array(new, copy=True)
+            used.add(id(new))
+            updates += [(owner, name, new) for owner, name in places[group_id]]
+            writes.append((*places[group_id][0], current, new))
         if strict:
             if unexpected:
                 errors.insert(
@@ -623,6 +658,9 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             owner._set_member(name, new)
         for owner, _ in lazy.values():
             owner._lazy_loaded()
+        for owner, name, current, new in writes:  # torch copies into the tensor in place:
+            _sharing.written(current, new)  # places outside this module that hold it see it
+            _sharing.replaced(owner, name, current, new)
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ modes and dtypes
@@ -642,22 +680,36 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Mark every parameter trainable or frozen (see ``jaxnn.trainable``)."""
         check_mutable(self, "requires_grad_")
-        for m in self.modules():
-            names = frozenset(n for n, _, k in m._named_members_own() if k == "param")
-            object.__setattr__(m, "_frozen", frozenset() if requires_grad else names)
+        _grad_calls[0] += 1
+        seq = _grad_calls[0]
+        inside = list(self.modules())
+        for m in inside:
+            params = [n for n, _, k in m._named_members_own() if k == "param"]
+            params += [n for n, _ in _foreign_modules(m)]  # an Equinox module's weights
+            names = () if requires_grad else params
+            object.__setattr__(m, "_frozen", _Frozen(names, dict.fromkeys(params, seq)))
+        # torch's flag is on the tensor: a parameter tied to a module outside this one is
+        # frozen (or not) there too.
+        ids = {id(m) for m in inside}
+        for m in inside:
+            for name, _, kind in m._named_members_own():
+                if kind != "param":
+                    continue
+                for holder, key in _sharing.places_of(m, name):
+                    if id(holder) not in ids:
+                        _set_grad_flag(holder, key, not requires_grad, seq)
         return self
 
     def parameter_requires_grad(self, name: str) -> bool:
         """Whether the parameter ``name`` (dotted) is trained: torch's ``p.requires_grad``."""
-        module_path, _, own = name.rpartition(".")
-        self.get_parameter(name)
-        return own not in self.get_submodule(module_path)._frozen
+        return id(self.get_parameter(name)) not in _frozen_arrays(self)
 
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         for child in self.children():
             child.apply(fn)
         _inplace.mark(self)  # `model.apply(init_weights)`: nn.init.*_ finds the arrays
         fn(self)
+        _sharing.ensure_fresh(self)  # ``fn`` may have written a shared array through one use
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
@@ -680,21 +732,30 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             else:
                 dtype = a
         check_mutable(self, "to")
+        _sharing.ensure_fresh(self)
         if dtype is not None:
             dtype = _check_float_dtype(dtype)
         if device is not None and not isinstance(device, jax.Device):
             device = _device_from_string(device)
+        done: dict[int, tuple[Any, ...]] = {}  # an array at several places is cast once
         for m in self.modules():
             for name, value, kind in list(m._named_members_own()):
                 if kind == "module":
                     continue
-                new = value
-                if dtype is not None and jnp.issubdtype(value.dtype, jnp.floating):
-                    new = new.astype(dtype)
-                if device is not None:
-                    new = jax.device_put(new, device)
+                if id(value) in done:
+                    new = done[id(value)][3]
+                else:
+                    new = value
+                    if dtype is not None and jnp.issubdtype(value.dtype, jnp.floating):
+                        new = new.astype(dtype)
+                    if device is not None:
+                        new = jax.device_put(new, device)
+                    done[id(value)] = (m, name, value, new)
+                    _sharing.written(value, new)
                 if new is not value:
                     m._set_member(name, new)
+        for m, name, value, new in done.values():  # places outside that share an array
+            _sharing.replaced(m, name, value, new)
         return self
 
     def float(self) -> Module:
@@ -752,7 +813,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     def __repr__(self) -> str:
         extra = self.extra_repr()
         extra_lines = extra.split("\n") if extra else []
-        child_lines = [f"({key}): {_addindent(repr(m), 2)}" for key, m in self._all_children()]
+        child_lines = [f"({key}): {_addindent(repr(m), 2)}" for key, m in self._repr_children()]
         lines = extra_lines + child_lines
         main = self._get_name() + "("
         if lines:
@@ -884,8 +945,26 @@ jax.tree_util.register_pytree_node(
 )
 
 
+_sharing._module_type = Module
+
+
 class _DynamicChildren:
     """Marker: containers accept ``module.name = child`` for new names (torch's add_module)."""
+
+
+def _check_no_plain_collections(self: Module) -> None:
+    for f in _dynamic_fields(type(self)):
+        value = self.__dict__.get(f.name)
+        if isinstance(value, list | tuple | dict) and any(
+            isinstance(v, eqx.Module)
+            for v in jax.tree_util.tree_leaves(value, is_leaf=lambda x: isinstance(x, eqx.Module))
+        ):
+            kind = "ModuleDict" if isinstance(value, dict) else "ModuleList"
+            raise TypeError(
+                f"{type(self).__name__}.{f.name} is a plain {type(value).__name__} of modules; "
+                f"torch would not register them and jaxnn cannot list their parameters. "
+                f"Wrap it: self.{f.name} = nn.{kind}(...)."
+            )
 
 
 def _addindent(s: str, num_spaces: int) -> str:
@@ -1014,32 +1093,6 @@ def _accepts_key(cls: type) -> bool:
     return accepts
 
 
-def check_no_hidden_sharing(root: Module) -> None:
-    """Raise if one module object is reachable through two pytree paths.
-
-    Containers store a module placed twice once (DESIGN rule 8), so sharing among siblings
-    of one container is safe. Anywhere else the pytree would hold two copies that train
-    apart; that is refused with the supported way to share.
-    """
-    seen: dict[int, str] = {}
-
-    def walk(module: Module, path: str) -> None:
-        for name, child in module._stored_children():
-            sub = f"{path}.{name}" if path else name
-            if id(child) in seen:
-                raise ValueError(
-                    f"The same {child._get_name()} object is placed at {seen[id(child)]!r} and at "
-                    f"{sub!r}. jaxnn stores a module shared between siblings of one container once, "
-                    f"but sharing across different parents or attributes would train two copies. "
-                    f"Share it within one container (nn.Sequential(shared, act, shared)) or keep one "
-                    f"attribute and call it twice in forward."
-                )
-            seen[id(child)] = sub
-            walk(child, sub)
-
-    walk(root, "")
-
-
 def Parameter(data: Any, requires_grad: bool = True) -> jax.Array:
     """``nn.Parameter(x)``: in jaxnn any array assigned to a module is a parameter.
 
@@ -1057,13 +1110,19 @@ def Parameter(data: Any, requires_grad: bool = True) -> jax.Array:
 _ = typing  # typing is imported for users' annotations resolved by dataclasses
 
 
-def rebuild(root: Module, leaf: Callable[[Module, str, str, Any], Any]) -> Module:
+def rebuild(
+    root: Module, leaf: Callable[[Module, str, str, Any], Any], *, tie: bool = True
+) -> Module:
     """A copy of ``root`` (every module cloned once, sharing kept) with arrays mapped.
 
     ``leaf(module, name, kind, value)`` gives the new value of each own parameter and
-    buffer of each original module. Nothing in ``root`` changes.
+    buffer of each original module. With ``tie`` (the default), an array placed at several
+    places (weight tying) is mapped once, at its first place, and the result placed at all
+    of them, so that the copy shares it too. Nothing in ``root`` changes.
     """
+    _sharing.ensure_fresh(root)
     memo: dict[int, Module] = {}
+    arrays: dict[int, Any] = {}
 
     def clone(module: Module) -> Module:
         done = memo.get(id(module))
@@ -1073,12 +1132,93 @@ def rebuild(root: Module, leaf: Callable[[Module, str, str, Any], Any]) -> Modul
         new.__dict__.update(module.__dict__)
         memo[id(module)] = new
         for name, value, kind in module._stored_members():
-            new._set_member(
-                name, clone(value) if kind == "module" else leaf(module, name, kind, value)
-            )
+            if kind == "module":
+                value = clone(value)
+            elif not tie:
+                value = leaf(module, name, kind, value)
+            elif id(value) in arrays:
+                value = arrays[id(value)]
+            else:
+                key = id(value)
+                value = arrays[key] = leaf(module, name, kind, value)
+            new._set_member(name, value)
         return new
 
     return clone(root)
+
+
+class _Frozen(frozenset):
+    """A module's frozen parameter names, with the ``requires_grad_`` call (a sequence
+    number) that last set each name's flag. torch keeps one flag per tensor, set by whoever
+    calls ``requires_grad_`` last; a parameter used by several modules (weight tying) takes
+    the flag of its place set last. A place rebound to another array takes that array's
+    flag and stamp (``_adopt_grad_flag``): a new one's is True with no say (0).
+    Equality is the names' (it is static pytree data)."""
+
+    __slots__ = ("stamps",)
+
+    def __new__(cls, names: Any = (), stamps: Any = ()) -> _Frozen:
+        self = super().__new__(cls, names)
+        self.stamps = dict(stamps)
+        return self
+
+    def __reduce__(self) -> Any:
+        return (_Frozen, (frozenset(self), self.stamps))
+
+    def stamp(self, name: str) -> int:
+        return self.stamps.get(name, 0)
+
+
+_grad_calls = [0]
+
+
+def _set_grad_flag(module: Module, name: str, frozen: bool, stamp: int) -> None:
+    old = module._frozen
+    names = old | {name} if frozen else old - {name}
+    stamps = dict(getattr(old, "stamps", {}))
+    stamps[name] = stamp
+    object.__setattr__(module, "_frozen", _Frozen(names, stamps))
+
+
+def _forget_grad_flag(module: Module, name: str) -> None:
+    frozen = module._frozen
+    if name in frozen or getattr(frozen, "stamps", {}).get(name):
+        _set_grad_flag(module, name, False, 0)
+
+
+def _adopt_grad_flag(module: Module, name: str, value: Any) -> None:
+    """``module.name`` now holds ``value``: the place takes the array's requires_grad, as a
+    torch Parameter carries its flag to the places it is assigned to. A tied array's flag
+    is its other places' (the latest setting, see ``_Frozen``), copied here so that it
+    outlives them (``b.weight = a.weight; del a``); a new array's is True."""
+    best = (0, False)
+    if _grad_calls[0] and is_array(value):  # no flag was ever set: every flag is True
+        for m, n, kind in _inplace.holders(value):
+            if kind == "param" and not (m is module and n == name):
+                frozen = m._frozen
+                stamp = frozen.stamp(n) if isinstance(frozen, _Frozen) else 0
+                best = max(best, (stamp, n in frozen))
+    if best == (0, False):
+        _forget_grad_flag(module, name)
+    else:
+        _set_grad_flag(module, name, best[1], best[0])
+
+
+def _frozen_arrays(root: Module) -> set[int]:
+    """``id`` of every parameter of ``root`` that does not require grad (see ``_Frozen``)."""
+    _sharing.ensure_fresh(root)
+    latest: dict[int, tuple[int, bool]] = {}
+    for module in root.modules():
+        frozen = module._frozen
+        stamp = getattr(frozen, "stamp", lambda _: 0)
+        for name, value, kind in module._named_members_own():
+            if kind != "param":
+                continue
+            now = (stamp(name), name in frozen)
+            before = latest.get(id(value))
+            if before is None or now > before:  # later call wins; same call: frozen wins
+                latest[id(value)] = now
+    return {k for k, (_, frozen) in latest.items() if frozen}
 
 
 def trainable(model: Module) -> Module:
@@ -1097,14 +1237,34 @@ def trainable(model: Module) -> Module:
     """
     if not isinstance(model, Module):
         raise TypeError(f"trainable(model) takes a jaxnn Module, got {type(model).__name__}.")
+    frozen = _frozen_arrays(model)
 
     def leaf(module: Module, name: str, kind: str, value: Any) -> Any:
         ok = (
-            kind == "param"
-            and name not in module._frozen
-            and jnp.issubdtype(value.dtype, jnp.inexact)
+            kind == "param" and id(value) not in frozen and jnp.issubdtype(value.dtype, jnp.inexact)
         )
         return jax.tree_util.tree_map(lambda _: ok, value)
 
     mask = rebuild(model, leaf)
+    # An Equinox module kept in a field (nn.Lambda(eqx.nn.Linear(...)), a user's attribute)
+    # has no torch name, but its floating arrays are weights: they train unless the jaxnn
+    # module holding it was frozen. (The clones in `mask` are new objects: set in place.)
+    for m in _state.walk(mask):
+        for name, inner in _foreign_modules(m):
+            train = name not in m._frozen
+            m.__dict__[name] = jax.tree_util.tree_map(
+                lambda v, train=train: (
+                    train and is_array(v) and jnp.issubdtype(v.dtype, jnp.inexact)
+                ),
+                inner,
+            )
     return jax.tree_util.tree_map(lambda x: x if isinstance(x, bool) else False, mask)
+
+
+def _foreign_modules(module: Module) -> list[tuple[str, eqx.Module]]:
+    """``(field, value)`` for the fields of ``module`` holding a non-jaxnn Equinox module."""
+    return [
+        (f.name, v)
+        for f in _dynamic_fields(type(module))
+        if isinstance(v := module.__dict__.get(f.name), eqx.Module) and not isinstance(v, Module)
+    ]

@@ -198,7 +198,7 @@ def walk(module: Any) -> Iterator[Any]:
     while todo:
         m = todo.pop()
         yield m
-        for _, child in m._stored_children():
+        for _, child in m._all_children():
             if id(child) not in seen:
                 seen.add(id(child))
                 todo.append(child)
@@ -255,10 +255,14 @@ def functional_call(
 ) -> Any:
     """Run ``module`` with the given arrays in place of its own, without changing it.
 
-    ``torch.func.functional_call``'s signature: ``parameter_and_buffer_dicts`` maps
-    state_dict names to arrays (a dict, or a tuple of dicts); names not given keep the
-    module's arrays (``strict=True`` requires all). A module shared under two names is one
-    module: giving either name sets both (``tie_weights``). Works under ``jit`` and ``grad``.
+    ``torch.func.functional_call``'s signature and meaning: ``parameter_and_buffer_dicts``
+    maps state_dict names to arrays (a dict, or a tuple of dicts); names not given keep the
+    module's arrays (``strict=True`` requires all). An array at several places (a module
+    shared under two names, weight tying) is tied: with ``tie_weights=True`` giving one of
+    its names sets all of them, and giving two of them different arrays is an error; with
+    ``tie_weights=False`` each place takes the array given for its name, and where one place
+    has two names (a shared module) the last one given wins, as in torch. Works under
+    ``jit`` and ``grad``.
 
     >>> import jaxnn as nn, jax.numpy as jnp
     >>> m = nn.Linear(2, 1)
@@ -286,18 +290,18 @@ def functional_call(
         raise TypeError(
             f"parameter_and_buffer_dicts must be a dict of name -> array, got {type(dicts).__name__}."
         )
-    by_owner: dict[tuple[int, str], Any] = {}
-    names: dict[tuple[int, str], list[str]] = {}
+    place: dict[str, tuple[int, str]] = {}  # name -> (id(owner), own name)
+    tied: dict[int, list[str]] = {}  # id(array) -> every name it has
     shapes: dict[str, tuple[int, ...]] = {}
     for full, value, owner, own in module._state_items(keep_np=True):
-        names.setdefault((id(owner), own), []).append(full)
+        place[full] = (id(owner), own)
+        tied.setdefault(id(value), []).append(full)
         shapes[full] = tuple(np.shape(value))
-    known = {n for group in names.values() for n in group}
-    unknown = sorted(set(dicts) - known)
+    unknown = sorted(set(dicts) - set(place))
     if unknown:
         raise ValueError(
             f"functional_call: {unknown} are not parameters or buffers of {module._get_name()}; "
-            f"its names are {sorted(known)}."
+            f"its names are {sorted(place)}."
         )
     # The shape is static (known under jit and vmap too): a wrong one would otherwise
     # broadcast silently or fail deep inside the forward.
@@ -312,19 +316,31 @@ def functional_call(
             f"functional_call: {'; '.join(wrong)}. Pass arrays of the module's shapes "
             f"(see {{k: v.shape for k, v in module.state_dict().items()}})."
         )
-    for slot, group in names.items():
-        given = [n for n in group if n in dicts]
-        if len(given) > 1 and tie_weights and len({id(dicts[n]) for n in given}) > 1:
-            raise ValueError(f"functional_call: tied names {given} were given different arrays.")
-        if given:
-            by_owner[slot] = dicts[given[0]]
-        elif strict:
-            raise ValueError(f"functional_call(strict=True): missing {group[0]!r}.")
+    values = dict(dicts)
+    if tie_weights:
+        for names in tied.values():
+            given = [n for n in names if n in dicts]
+            if len(given) > 1 and len({id(dicts[n]) for n in given}) > 1:
+                raise ValueError(
+                    f"functional_call got multiple values for keys {sorted(names)}, which are "
+                    f"tied. Consider using tie_weights=False"
+                )
+            if given:
+                values.update((n, dicts[given[0]]) for n in names)
+    if strict:
+        missing = sorted(n for n in place if n not in values)
+        if missing:
+            raise ValueError(
+                f"functional_call(strict=True): missing {', '.join(map(repr, missing))}; give "
+                f"every name of {module._get_name()}'s state_dict() (and non-persistent "
+                f"buffers) or pass strict=False."
+            )
+    by_place = {place[n]: v for n, v in values.items()}  # in order: a later name wins
 
     def leaf(owner: Any, name: str, kind: str, value: Any) -> Any:
-        return by_owner.get((id(owner), name), value)
+        return by_place.get((id(owner), name), value)
 
-    new = rebuild(module, leaf)
+    new = rebuild(module, leaf, tie=False)
     if args is None:
         args = ()
     elif not isinstance(args, tuple):

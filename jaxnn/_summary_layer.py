@@ -111,14 +111,17 @@ def calculate_size(value: Any, batch_dim: int | None) -> tuple[list[int], int]:
 
 def named_parameters(module: Any) -> list[tuple[str, Any, bool]]:
     """torch's ``module.named_parameters()`` with each parameter's ``requires_grad``."""
+    from ._module import _frozen_arrays
+
     out = []
     seen: set[int] = set()
+    frozen = _frozen_arrays(module)  # one flag per array, as torch's, for a tied one too
     for prefix, sub in module.named_modules():
         for name, value, kind in sub._named_members_own():
             if kind != "param" or id(value) in seen:
                 continue
             seen.add(id(value))
-            out.append((f"{prefix}.{name}" if prefix else name, value, name not in sub._frozen))
+            out.append((f"{prefix}.{name}" if prefix else name, value, id(value) not in frozen))
     return out
 
 

@@ -6,7 +6,7 @@ is written into every module field that holds the argument (``m.weight``, and a 
 weight's other holder too). That covers torch's init loops: ``for m in self.modules():``
 in ``__init__``, ``model.apply(init_weights)``, ``for p in model.parameters():`` and direct
 ``nn.init.zeros_(model.fc.bias)``. Inside a JAX transformation a module cannot be edited
-and the call raises, naming ``eqx.tree_at``.
+and the call raises, naming ``jaxnn.edit`` (which runs it on a copy there).
 
 The first argument may also be a shape tuple (or an array no module holds): the result is
 simply returned. Calling an initialiser for its effect on such an array (the result
@@ -39,7 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _inplace, _random
+from . import _inplace, _random, _sharing
 
 __all__ = [
     "calculate_gain",
@@ -218,6 +218,10 @@ def _in_place(fn: Any) -> Any:
         if not _is_tensor(tensor):
             return new  # a shape: nothing to fill
         stored = _inplace.write(tensor, new, f"nn.init.{fn.__name__}(...)")
+        # Logged as a new value of `tensor`: the assignment form `m.weight =
+        # init.normal_(m.weight)` on a model whose modules were never walked (rebuilt by
+        # an optimizer step) then still reaches a weight tied to m.weight (_sharing).
+        _sharing.written(tensor, new if stored is None else stored)
         if stored is not None:
             return stored
         if _result_discarded(sys._getframe(1)):
@@ -230,8 +234,8 @@ def _in_place(fn: Any) -> Any:
                 f"nn.init.{fn.__name__}(tensor) was called for its effect, but a JAX array "
                 f"cannot be filled in place {where}, so nothing would change. Use the "
                 f"returned array: `w = nn.init.{fn.__name__}(w, ...)`, or "
-                f"`model = eqx.tree_at(lambda m: m.weight, model, nn.init.{fn.__name__}"
-                f"(model.weight))` inside a transformation. A module made by eqx.combine or "
+                f"`model = nn.edit(model, lambda m: nn.init.{fn.__name__}(m.weight))` inside a "
+                f"transformation. A module made by eqx.combine or "
                 f"jax.tree.map is found once walked: initialise through model.modules(), "
                 f"model.parameters() or model.apply(fn)."
             )

@@ -559,9 +559,11 @@ def _check_names(tm: torch.nn.Module, names: list[str]) -> None:
 def tie(tm: torch.nn.Module, jm: Module) -> None:
     """One torch tensor placed twice (weight tying) is one jax array object placed twice:
     the contract with jaxnn's sharing, which keeps such an array one leaf."""
+    from .. import _sharing
     from ._program import member
 
     first: dict[int, Any] = {}
+    tied = False
     named = list(tm.named_parameters(remove_duplicate=False))
     named += list(tm.named_buffers(remove_duplicate=False))
     for name, t in named:
@@ -570,8 +572,11 @@ def tie(tm: torch.nn.Module, jm: Module) -> None:
         if id(t) in first:
             if member(owner, attr) is not first[id(t)]:
                 owner._set_member(attr, first[id(t)])
+                tied = True
         else:
             first[id(t)] = member(owner, attr)
+    if tied:  # share tables computed before the edit are stale (see _sharing)
+        _sharing.new_epoch()
 
 
 def check_same(tm: torch.nn.Module, jm: Module) -> None:

@@ -277,8 +277,34 @@ def _from_torch_stock(module: Any) -> Module:
         return jm
 
     model = convert(module)
+    _tie_like(module, model)
     _copy_state(module, model)
     return model
+
+
+def _tie_like(tm: Any, jm: Module) -> None:
+    """Give ``jm`` one array wherever ``tm`` has one tensor at several places (weight tying).
+
+    Shared modules are already one module (``convert`` memoises them); a parameter or buffer
+    placed in two modules is one jax array placed at both places, which jaxnn stores once.
+    """
+    from .. import _sharing
+
+    jmods = dict(jm.named_modules(remove_duplicate=False))
+    first: dict[int, Any] = {}
+    tied = False
+    for name, t in tm.named_modules(remove_duplicate=False):
+        j = jmods[name]
+        for attr, tensor in [*t._parameters.items(), *t._buffers.items()]:
+            if tensor is None:
+                continue
+            if id(tensor) not in first:
+                first[id(tensor)] = _sharing.lookup(j, (attr,))
+            elif _sharing.lookup(j, (attr,)) is not first[id(tensor)]:
+                j._set_member(attr, first[id(tensor)])
+                tied = True
+    if tied:
+        _sharing.new_epoch()
 
 
 def _from_tensors(tm: Any) -> Any:
@@ -348,15 +374,28 @@ def to_torch(model: Module) -> Any:
         memo[id(jm)] = tm
         return tm
 
+    from .. import _sharing
+    from .._module import _frozen_arrays
+
     tmodel = convert(model)
     tmodel.load_state_dict(to_torch_state_dict(model), strict=True)
     tmodel.train(model.training)
     jmods = dict(model.named_modules(remove_duplicate=False))
+    frozen = _frozen_arrays(model)
+    first: dict[int, Any] = {}  # one jax array at several places -> one torch tensor
     for name, t in tmodel.named_modules(remove_duplicate=False):
         j = jmods[name]
         t.training = j.training
+        for attr in [*t._parameters, *t._buffers]:
+            value = _sharing.lookup(j, (attr,))
+            if value is None or value is _sharing.MISSING:
+                continue
+            if id(value) not in first:
+                first[id(value)] = getattr(t, attr)
+            elif getattr(t, attr) is not first[id(value)]:
+                setattr(t, attr, first[id(value)])
         for pname, p in t.named_parameters(recurse=False):
-            p.requires_grad_(pname not in j._frozen)
+            p.requires_grad_(id(_sharing.lookup(j, (pname,))) not in frozen)
     if repr(tmodel) != repr(model):
         raise TypeError(
             f"to_torch: the converted model prints differently:\n{tmodel!r}\nvs jaxnn:\n{model!r}"

@@ -188,7 +188,33 @@ def _write(
             f"cannot save {', '.join(bad)} to {os.fspath(path)!r}: safetensors holds bool, "
             "integer, float16/bfloat16/float32/float64 and complex64 arrays; convert them first."
         )
-    _atomic_write(path, lambda tmp: safetensors.numpy.save_file(flat, tmp, metadata=meta))
+    data = _sorted_metadata(safetensors.numpy.save(flat, metadata=meta))
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    _atomic_write(path, write)
+
+
+def _sorted_metadata(data: bytes) -> bytes:
+    """The library's bytes with the header's metadata in sorted order.
+
+    safetensors keeps the metadata in a hash map seeded per process, so the same save gave
+    different bytes in two runs. Sorting its entries moves characters within the header and
+    changes nothing else: same length, same padding, same offsets.
+    """
+    n = int.from_bytes(data[:8], "little")
+    raw = data[8 : 8 + n]
+    header = json.loads(raw)
+    meta = header.get("__metadata__")
+    if not meta:
+        return data
+    header["__metadata__"] = dict(sorted(meta.items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(text) > n or raw[len(text) :].strip(b" "):
+        return data  # a layout this function does not know: keep the library's bytes
+    return data[:8] + text + raw[len(text) :] + data[8 + n :]
 
 
 def _read(path: str | os.PathLike) -> tuple[OrderedDict, dict[str, str]]:

@@ -9,6 +9,7 @@ from collections import OrderedDict
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 import torch
 import torch.nn as tnn
@@ -351,3 +352,136 @@ def test_parameter_list_and_dict_match_torch():
 def test_parameter_list_trains():
     pl = nn.ParameterList([jnp.ones(3)])
     assert jax.tree.leaves(nn.trainable(pl)) == [True]
+
+
+# ---------------------------------------------------------------- odds (issue #13 case 10)
+def _outcome(fn):
+    """What a container edit gives: the printout and keys, or the exception's type and
+    torch's message head ("attribute 'train' already exists")."""
+    try:
+        m = fn()
+    except Exception as e:
+        return (type(e).__name__, str(e).split(";")[0].strip("'\""))
+    return (repr(m), list(m.state_dict()))
+
+
+CLASHING = ["train", "eval", "forward", "keys", "update", "training", "cuda", "type",
+            "register_forward_hook", "_modules", "__init__", "apply", "half", "copy", "get",
+            "setdefault", "append", "insert", "extend", "fine", "0"]  # fmt: skip
+
+
+def _add_named(lib, kind, name):
+    if kind == "ModuleDict":
+        m = lib.ModuleDict()
+        m[name] = lib.ReLU()
+        return m
+    if kind == "ModuleDict.update":
+        return lib.ModuleDict({name: lib.ReLU()})
+    if kind == "Sequential":
+        return lib.Sequential(OrderedDict([(name, lib.ReLU())]))
+    if kind == "Sequential.add_module":
+        m = lib.Sequential(lib.Tanh())
+        m.add_module(name, lib.ReLU())
+        return m
+    p = tnn.Parameter(torch.zeros(2)) if lib is tnn else jnp.zeros(2)
+    m = lib.ParameterDict()
+    m[name] = p
+    return m
+
+
+@pytest.mark.parametrize("name", CLASHING)
+@pytest.mark.parametrize(
+    "kind",
+    ["ModuleDict", "ModuleDict.update", "Sequential", "Sequential.add_module", "ParameterDict"],
+)
+def test_entry_names_that_clash_with_attributes_as_torch(kind, name):
+    # torch: `hasattr(self, name) and name not in self._modules` -> KeyError
+    got = _outcome(lambda: _add_named(nn, kind, name))
+    if kind == "ParameterDict" and name in ("training", "_modules"):
+        # torch's setattr first deletes an instance attribute of that name, then registers
+        # the parameter: the dict loses its `training` flag or its children. jaxnn refuses.
+        assert got[0] == "KeyError" and "already exists" in got[1]
+        return
+    assert got == _outcome(lambda: _add_named(tnn, kind, name))
+
+
+@pytest.mark.parametrize(
+    ("tcls", "jcls"),
+    [
+        (tnn.Sequential, nn.Sequential),
+        (tnn.ModuleList, nn.ModuleList),
+        (tnn.ModuleDict, nn.ModuleDict),
+        (tnn.ParameterList, nn.ParameterList),
+        (tnn.ParameterDict, nn.ParameterDict),
+    ],
+)
+def test_every_torch_attribute_name_is_refused(tcls, jcls):
+    # jaxnn refuses a superset of torch's reserved names: its own attributes too (they
+    # would be hidden by the entry), and torch's, kept in _container._TORCH_MODULE_ATTRS.
+    j = jcls()
+    for name in dir(tcls()):
+        with pytest.raises(KeyError, match="already exists"):
+            j._check_new_name(name)
+
+
+def _none_children(lib):
+    m = lib.Sequential(lib.ReLU())
+    m.add_module("gap", None)
+    m.append(lib.Tanh())
+    d = lib.ModuleDict({"a": lib.ReLU()})
+    d["b"] = None
+    return [repr(m), len(m), [k for k, _ in m.named_children()], repr(d), list(d.keys())]
+
+
+def test_none_child_is_printed_as_torch():
+    assert _none_children(nn) == _none_children(tnn)
+
+
+def _pdict_orders(lib):
+    def p(v):
+        return tnn.Parameter(torch.full((1,), float(v))) if lib is tnn else jnp.full((1,), float(v))
+
+    out = []
+    for values in (
+        {"b": p(1), "a": p(2), "c": p(3)},  # a plain dict: torch sorts the keys
+        OrderedDict([("b", p(1)), ("a", p(2))]),  # an OrderedDict keeps its order
+        [("b", p(1)), ("a", p(2))],  # pairs keep their order
+    ):
+        d = lib.ParameterDict(values)
+        d.update({"z": p(4), "y": p(5)})
+        out.append(list(d.keys()))
+    m = lib.ModuleDict({"b": lib.ReLU(), "a": lib.Tanh()})  # ModuleDict keeps dict order
+    out.append(list(m.keys()))
+    return out
+
+
+def test_parameter_dict_key_order_as_torch():
+    assert _pdict_orders(nn) == _pdict_orders(tnn)
+
+
+def _digit_names(lib, op):
+    m = lib.Sequential(OrderedDict([("5", lib.ReLU()), ("x", lib.Tanh())]))
+    if op == "extend":
+        m.extend([lib.Sigmoid()])
+    elif op == "extend-empty":
+        m.extend([])
+    elif op == "iadd":
+        m += lib.Sequential(lib.Sigmoid(), lib.ReLU())
+    elif op == "append":
+        m.append(lib.Sigmoid())
+    return [k for k, _ in m.named_children()]
+
+
+@pytest.mark.parametrize("op", ["extend", "extend-empty", "iadd", "append"])
+def test_extend_keeps_digit_names_as_torch(op):
+    assert _digit_names(nn, op) == _digit_names(tnn, op)
+
+
+@pytest.mark.parametrize("index", [np.int64(1), np.int32(-1)])
+def test_insert_takes_any_integer_as_torch(index):
+    def run(lib):
+        m = lib.Sequential(lib.ReLU(), lib.Tanh())
+        m.insert(index, lib.Sigmoid())
+        return repr(m)
+
+    assert run(nn) == run(tnn)

@@ -163,6 +163,16 @@ def test_init_writes_every_holder_of_a_tied_array():
     np.testing.assert_array_equal(np.asarray(seq[1].weight), np.eye(4))
 
 
+def test_a_construction_that_raised_leaves_nothing_behind():
+    # Equinox keeps a module whose __init__ raised in its "initialising" table; in-place
+    # init searched it and met a half-built LSTM (no storage yet).
+    with pytest.raises(ValueError):
+        nn.LSTM(4, 8, num_layers=2, dropout=2.0)
+    m = nn.Linear(3, 2)
+    assert nn.init.zeros_(m.bias) is m.bias
+    np.testing.assert_array_equal(np.asarray(m.bias), 0.0)
+
+
 def test_init_of_an_unheld_array_uses_the_result_or_raises():
     w = jnp.ones((3, 4))
     assert (np.asarray(nn.init.zeros_(w)) == 0).all()  # the functional form
@@ -179,18 +189,23 @@ def test_init_inside_a_transformation():
         nn.init.zeros_(model.bias)  # a concrete array held by a module: an in-place edit
         return x
 
-    with pytest.raises(RuntimeError, match=r"inside a JAX transformation.*eqx\.tree_at"):
+    with pytest.raises(RuntimeError, match=r"inside a JAX transformation.*jaxnn\.edit"):
         jax.jit(closure_edit)(jnp.ones(2))
 
     def traced(m):
         nn.init.zeros_(m.bias)  # a tracer: cannot be filled
         return m.bias
 
-    with pytest.raises(RuntimeError, match=r"inside a JAX transformation.*eqx\.tree_at"):
+    with pytest.raises(RuntimeError, match=r"inside a JAX transformation.*nn\.edit\(model"):
         jax.jit(traced)(model)
-    # the pure form works, and so does building a model with an init loop under tracing
+    # the pure forms work (nn.edit runs the in-place call on a copy: model keeps its bias,
+    # eagerly too), and so does building a model with an init loop under tracing
     out = jax.jit(lambda m: eqx.tree_at(lambda m: m.bias, m, nn.init.ones_(m.bias)))(model)
     np.testing.assert_array_equal(np.asarray(out.bias), 1.0)
+    before = model.bias
+    for edit in (jax.jit(lambda m: nn.edit(m, traced)), lambda m: nn.edit(m, traced)):
+        np.testing.assert_array_equal(np.asarray(edit(model).bias), 0.0)
+        assert model.bias is before
     shapes = jax.eval_shape(lambda: make_net(nn, "__init__").fc.bias)
     assert shapes.shape == (10,)
 

@@ -291,21 +291,6 @@ def test_dynamic_attribute_names_get_a_clear_error():
         Dyn()
 
 
-def test_hidden_sharing_is_rejected_with_the_fix():
-    shared = nn.Linear(2, 2)
-
-    class Two(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.a = shared
-            self.b = shared
-
-    with pytest.raises(ValueError, match="call it twice in forward"):
-        Two()
-    with pytest.raises(ValueError, match="placed at"):
-        nn.Sequential(nn.Sequential(shared), shared)
-
-
 def test_missing_forward_and_custom_call():
     class NoForward(nn.Module):
         def __init__(self):

@@ -130,6 +130,24 @@ def test_frozen_parameters_untouched_and_not_differentiated():
         nn.Optimizer(model, optax.sgd(0.1)).make_step(_ce)(*map(jnp.asarray, _batches(1)[0]))
 
 
+def test_arrays_of_an_equinox_module_inside_train_and_freeze():
+    # nn.Lambda's docstring promises that an Equinox module's arrays train like parameters;
+    # nn.trainable marked them False and they silently never moved.
+    import equinox as eqx
+
+    model = nn.Sequential(nn.Lambda(eqx.nn.Linear(6, 6, key=jax.random.key(0))), nn.Linear(6, 3))
+    assert jax.tree.leaves(nn.trainable(model)) == [True] * 4
+    step = nn.Optimizer(model, optax.sgd(0.1)).make_step(_ce)
+    w = np.asarray(model[0].fn.weight)
+    x, y = _batches(1)[0]
+    step(jnp.asarray(x[0]), jnp.asarray(y[0]))  # eqx.nn.Linear takes one sample
+    assert not np.array_equal(np.asarray(model[0].fn.weight), w)
+    model[0].requires_grad_(False)
+    assert jax.tree.leaves(nn.trainable(model)) == [False, False, True, True]
+    model.requires_grad_(True)
+    assert jax.tree.leaves(nn.trainable(model)) == [True] * 4
+
+
 def _dropout_net():
     return nn.Sequential(nn.Linear(6, 32), nn.Dropout(0.5), nn.Linear(32, 3))
 
@@ -262,7 +280,7 @@ def test_donation_and_tied_arrays():
     model = nn.Sequential(nn.Linear(6, 6), nn.ReLU(), nn.Linear(6, 6), nn.Linear(6, 3))
     model[2].weight = model[0].weight
     step = nn.Optimizer(model, optax.sgd(0.1)).make_step(_ce)
-    if len(jax.tree.leaves(model)) == 7:
+    if len(jax.tree.leaves(model)) == len(list(model.parameters())):  # one leaf per parameter
         step(x, y)
         assert model[0].weight is model[2].weight
     else:

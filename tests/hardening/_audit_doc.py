@@ -383,6 +383,76 @@ def main(out=sys.stdout) -> None:
     w("group_norm and the softmax family over every dim; output and input gradients vs torch at\n")
     w("1e-4. Profiles (root `conftest.py`): `ci` (default, 10 derandomized examples) and `long`\n")
     w("(`pytest --hypothesis-profile=long`, 500 examples).\n")
+    _sharing_section(w)
+
+
+def _sharing_section(w) -> None:
+    """Sharing and weight tying (issue #13 part A): the cases of tests/core/test_sharing*.py."""
+    from ..core import test_sharing as s
+
+    cases = ", ".join(f"`{c.__name__}`" for c in s.CASES)
+    steps = ", ".join(f"`{c.__name__}`" for c in s.STEP_CASES)
+    w("\n## Sharing (`tests/core/test_sharing.py`, `test_sharing_model.py`)\n\n")
+    w("One module or array at several places, however it got there, is one parameter as in\n")
+    w("torch (DESIGN rule 8); each row is checked against torch 2.13.\n\n")
+    w("| area | kind | behaviour | cases | backed by |\n|---|---|---|---:|---|\n")
+    w(
+        f"| modules, containers, parameters | sharing | = torch: printout, state_dict keys (both "
+        f"names), named_parameters, outputs and gradients (sum over uses) eager and jitted, one "
+        f"pytree leaf per torch tensor, trainable/partition/combine | {len(s.CASES)} "
+        f"({len(s.CASES) - len(s.LONG_CASES)} in CI, all with `--long`) | "
+        f"test_sharing.py `test_shared_object_is_one_parameter`: {cases} |\n"
+    )
+    w(
+        f"| optimizer step | sharing | = torch (SGD with momentum, 2 jitted steps on `nn.pack`): "
+        f"values, and the places stay one object | {len(s.STEP_CASES)} "
+        f"({len(set(s.STEP_CASES) - s.LONG_STEP_CASES)} in CI) | "
+        f"test_sharing.py `test_optimizer_step_keeps_one_parameter`: {steps} |\n"
+    )
+    from ..core import test_containers as c
+
+    verbs = [
+        ("`jax.tree.map`, `jax.jit`, `nn.pack`, partition/combine, `shard_model`, `nn.edit`", "the tie survives", 1, "test_tie_survives_transformations_and_packing"),
+        ("assigning an unrelated array to one use", "unties, = torch", 1, "test_untie_by_assignment_as_torch"),
+        ("`load_state_dict` with one key / both keys of a tie / strict", "either loads; the last key wins; strict refuses one missing, = torch", 1, "test_load_state_dict_either_key_loads_and_last_key_wins"),
+        ("`load_state_dict` of one array under two untied keys", "they stay apart, = torch", 1, "test_loading_one_array_under_two_keys_does_not_tie"),
+        ("`nn.save` / `nn.load`", "the tie survives", 1, "test_save_load_round_trip_keeps_tie"),
+        ("`.to(dtype)`, `.half()`", "the tie survives", 1, "test_to_dtype_keeps_tie"),
+        ("`requires_grad_` through one use, then the other", "the latest call decides, = torch", 1, "test_requires_grad_on_one_user_freezes_the_shared_parameter"),
+        ("sharing made after construction (nested edits, two parents), then untied", "= torch", 1, "test_sharing_created_after_construction_anywhere"),
+        ("an in-place verb on a tied model under jit", "RuntimeError naming `jaxnn.edit`", 1, "test_in_place_verbs_still_raise_under_jit"),
+        ("`from_torch` / `to_torch` of a tied model", "the tie survives both ways", 1, "test_from_torch_and_to_torch_keep_the_tie"),
+        ("`nn.edit` eagerly and under jit (one position of a shared module; tying under grad)", "= torch's in-place verbs", 2, "test_edit_is_the_pure_form_of_the_in_place_verbs`, `test_edit_under_jit_ties_weights"),
+        ("`functional_call` with tied names, `tie_weights` True/False", "= torch (its error for two values of one tie)", 9, "test_functional_call_tie_weights_as_torch`, `test_functional_call_shared_module_names_last_wins_untied"),
+        ("in-place init / load / cast through one use of a tied weight (nanoGPT's order)", "reaches every use, = torch", 2, "test_in_place_init_through_one_use_keeps_the_tie`, `test_value_write_through_a_submodule_reaches_every_use"),
+        ("`nn.init.*_` (via `parameters()`, `modules()`, `apply`, the attribute), `.data =`, `p.requires_grad =`, `requires_grad_` through one use of a tied weight; built, and rebuilt by an optimizer step", "both places change or are frozen, = torch", 2 * len(s.TIED_HABITS), "test_in_place_habits_on_a_tied_parameter_as_torch"),
+    ]  # fmt: skip
+    for what, behaviour, n, test in verbs:
+        w(f"| verbs | sharing: {what} | {behaviour} | {n} | test_sharing.py: `{test}` |\n")
+    names = 5 * len(c.CLASHING)
+    w(
+        f"| containers | entry names that are attributes (`train`, `cuda`, `get`, ...) | KeyError "
+        f"`attribute '...' already exists` where torch raises (and for `ParameterDict` "
+        f"`training`/`_modules`, which torch accepts by deleting the attribute) | {names + 5} | "
+        f"test_containers.py: `test_entry_names_that_clash_with_attributes_as_torch`, "
+        f"`test_every_torch_attribute_name_is_refused` |\n"
+    )
+    w(
+        "| containers | a None child, ParameterDict from a dict / OrderedDict / pairs, "
+        "`extend`/`+=` with digit names, `insert` with a numpy integer | = torch | 8 | "
+        "test_containers.py: `test_none_child_is_printed_as_torch`, "
+        "`test_parameter_dict_key_order_as_torch`, `test_extend_keeps_digit_names_as_torch`, "
+        "`test_insert_takes_any_integer_as_torch` |\n"
+    )
+    from ..core import test_sharing_model as sm
+
+    w(
+        "| random edit sequences | sharing, container edits, tying, loads, requires_grad | "
+        "= torch after every step (printout, keys, names, which names are one object, leaf "
+        "count) and at the end (values, output, gradients, one SGD step; in float64) | "
+        f"{sm.CI_SEQUENCES} sequences (CI), {sm.LONG_SEQUENCES} (`pytest --long`) | "
+        "test_sharing_model.py |\n"
+    )
 
 
 if __name__ == "__main__":
