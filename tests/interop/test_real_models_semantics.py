@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -266,9 +267,19 @@ class Tied(tnn.Module):
 
 def test_tied_weights_are_one_array_object():
     tm = Tied()
-    jm = nn.from_torch(tm, example_inputs=(torch.tensor([[1, 2, 3]]),))
+    ids = torch.tensor([[1, 2, 3], [3, 4, 9]])
+    jm = nn.from_torch(tm, example_inputs=(ids,))
     assert jm.out.weight is jm.emb.weight
     assert list(jm.state_dict()) == list(tm.state_dict())
+    assert [n for n, _ in jm.named_parameters()] == ["emb.weight"]
+    # One leaf, whose gradient sums both uses (torch's tied gradient).
+    params, rest = eqx.partition(jm, nn.trainable(jm))
+    assert len(jax.tree.leaves(params)) == 1
+    grads = jax.jit(jax.grad(lambda p: eqx.combine(p, rest)(jnp.asarray(ids.numpy())).sum()))(
+        params
+    )
+    tm(ids).sum().backward()
+    assert rel(grads.emb.weight, to_numpy(tm.emb.weight.grad)) < 1e-6
 
 
 class SmallCNN(tnn.Module):
