@@ -13,7 +13,6 @@ training mode) updated buffer: ``max|jaxnn - torch| / max|torch|``.
 from __future__ import annotations
 
 import copy
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,8 +26,6 @@ import torch
 
 import jaxnn as nn
 from tests.parity import to_numpy
-
-LONG = os.environ.get("JAXNN_LONG", "0") == "1"
 
 
 def import_torchvision() -> Any:

@@ -10,7 +10,7 @@ one-layer GPT2Model (transformers): conversion, structure, and one jitted forwar
 backward each (training mode and eval mode), at batch and sequence sizes other than the
 conversion's. The full matrix (resnet18 and the other named models, real sizes and small
 configurations, vgg, squeezenet, densenet, shufflenet, regnet, timm, BERT, DistilBERT;
-both modes; optimizer steps) runs with ``JAXNN_LONG=1``.
+both modes; optimizer steps) runs with ``--long`` or ``JAXNN_LONG=1``.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import torch
 
 import jaxnn as nn
 from tests.interop.real_models import (
-    LONG,
     Case,
     compare,
     float64_parity,
@@ -52,7 +51,7 @@ with warnings.catch_warnings():
 
 transformers.logging.set_verbosity_error()
 
-long = pytest.mark.skipif(not LONG, reason="full real-model matrix: set JAXNN_LONG=1")
+long = pytest.mark.long  # the full matrix: --long or JAXNN_LONG=1 (conftest.py)
 
 
 def _bert(**kw):
