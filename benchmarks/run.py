@@ -66,6 +66,9 @@ class Case:
     torch_model: Callable[[], object]
     handwritten: Callable[[jax.Array], tuple[dict, Callable]] | None
     mode: str = "train"  # "train", "inference" or "scan"
+    # BatchNorm in training mode: jaxnn's step carries the running statistics through
+    # nn.forward, as torch updates them in place (only the nn.pack column is timed).
+    buffers: bool = False
 
 
 SCAN_STEPS = 4
@@ -232,6 +235,32 @@ def torch_encoder(d, classes):
     return M()
 
 
+def _torchvision():
+    """torchvision's wheel is a CUDA build: declare its compiled ops on CPU torch first."""
+    import torch
+
+    if "torchvision" not in sys.modules and not hasattr(torch.ops.torchvision, "nms"):
+        lib = torch.library.Library("torchvision", "DEF")
+        lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        _torchvision.lib = lib  # keep the definitions alive
+    import torchvision
+
+    return torchvision
+
+
+def resnet18_torch():
+    torch_model = _torchvision().models.resnet18()
+    return torch_model
+
+
+def resnet18_converted():
+    """torchvision's resnet18 through nn.from_torch (traced BasicBlock/ResNet forwards)."""
+    import torch
+
+    return nn.from_torch(resnet18_torch(), example_inputs=(torch.zeros(2, 3, 64, 64),))
+
+
 def cases(quick: bool) -> list[Case]:
     import torch.nn as tnn
 
@@ -311,6 +340,16 @@ def cases(quick: bool) -> list[Case]:
             lambda: torch_encoder(64, 10),
             None,
         ),
+        Case(
+            "resnet18 (torchvision, nn.from_torch), batch 32, 64x64",
+            32,
+            (3, 64, 64),
+            1000,
+            resnet18_converted,
+            resnet18_torch,
+            None,
+            buffers=True,
+        ),
     ]
 
 
@@ -343,6 +382,26 @@ def jaxnn_step(model: nn.Module, opt: optax.GradientTransformation) -> tuple[Cal
         return nn.pack(optax.apply_updates(params, updates), opt_state), loss
 
     return step, (nn.pack(params, opt.init(params)),)
+
+
+def jaxnn_buffers_step(
+    model: nn.Module, opt: optax.GradientTransformation
+) -> tuple[Callable, tuple]:
+    """The README's step for a model with BatchNorm: nn.forward returns the new statistics."""
+    params, rest = eqx.partition(model, nn.trainable(model))
+
+    def step(state, x, y):
+        params, rest, opt_state = state
+
+        def loss_fn(p):
+            out, new = nn.forward(eqx.combine(p, rest), x)
+            return F.cross_entropy(out, y), eqx.partition(new, nn.trainable(new))[1]
+
+        (loss, rest), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return nn.pack(optax.apply_updates(params, updates), rest, opt_state), loss
+
+    return step, (nn.pack(params, rest, opt.init(params)),)
 
 
 def jaxnn_unpacked_step(
@@ -517,12 +576,16 @@ def time_case(case: Case, steps: int, repeats: int) -> dict[str, dict[str, float
         nn.manual_seed(0)
         add_optimizer(OPTIMIZER, case.jaxnn_model())
         nn.manual_seed(0)
-        step, state = jaxnn_step(case.jaxnn_model(), opt)
-        add("jaxnn (nn.pack + jax.jit)", step, state)
-        nn.manual_seed(0)
-        step, state = jaxnn_unpacked_step(case.jaxnn_model(), opt)
-        add("jaxnn, unpacked pytrees + jax.jit", step, state)
-        if case.mode == "train":
+        if case.buffers:
+            step, state = jaxnn_buffers_step(case.jaxnn_model(), opt)
+            add("jaxnn (nn.pack + jax.jit)", step, state)
+        else:
+            step, state = jaxnn_step(case.jaxnn_model(), opt)
+            add("jaxnn (nn.pack + jax.jit)", step, state)
+            nn.manual_seed(0)
+            step, state = jaxnn_unpacked_step(case.jaxnn_model(), opt)
+            add("jaxnn, unpacked pytrees + jax.jit", step, state)
+        if case.mode == "train" and not case.buffers:
             nn.manual_seed(0)
             step, state = eqx_filter_step(case.jaxnn_model(), opt)
             add_jax("jaxnn via eqx.filter_jit", step, state)

@@ -6,6 +6,7 @@ gives torch.nn.functional as pure functions, and everything is jittable.
 
 from . import functional as functional
 from . import init as init
+from . import ops as ops
 from . import parallel as parallel
 from ._container import ModuleDict as ModuleDict
 from ._container import ModuleList as ModuleList

@@ -26,10 +26,12 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import dis
 import functools
 import math
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -143,6 +145,22 @@ def _flat_draw(
     return jax.random.truncated_normal(key, lower, upper, (n,), dtype)
 
 
+_skip = threading.local()
+
+
+@contextlib.contextmanager
+def _skip_draws() -> Any:
+    """Build modules without drawing their initial values (zeros instead), for callers that
+    overwrite every parameter right away (``from_torch`` loads torch's weights): drawing
+    compiles one random program per size bucket, seconds for a large model."""
+    before = getattr(_skip, "on", False)
+    _skip.on = True
+    try:
+        yield
+    finally:
+        _skip.on = before
+
+
 def _draw(
     key: jax.Array | None,
     kind: str,
@@ -154,6 +172,8 @@ def _draw(
 ) -> jax.Array:
     """``shift + scale * draw`` of ``shape``, cut from a bucketed flat draw."""
     n = math.prod(shape)
+    if getattr(_skip, "on", False):
+        return jnp.asarray(np.zeros(shape, jnp.dtype(dtype)))
     bucket = max(1024, 1 << max(n - 1, 1).bit_length())
     dtype = jnp.dtype(dtype)
     flat = _flat_draw(_random.as_key(key), kind, bucket, dtype, **kw)

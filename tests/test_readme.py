@@ -127,3 +127,53 @@ def test_lock_pins_every_test_and_example_requirement():
             assert pins[key] == exact.group(1), (
                 f"{name}: pyproject says {exact.group(1)}, the lock {pins[key]}"
             )
+
+
+def _run_bring_your_model(torchvision) -> None:
+    """Run the "Bring your torch model" snippet; its logits must be the torch model's."""
+    import jax.numpy as jnp
+    import torch
+
+    (code,) = _snippets("## Bring your torch model")
+    assert len([line for line in code.splitlines() if line.strip()]) == 3, code
+    ns = {"torchvision": torchvision, "torch": torch, "nn": nn, "jax": jax, "jnp": jnp}
+    exec(compile(code, "README bring your torch model", "exec"), ns)
+    torch_model = ns["torch_model"].eval()
+    with torch.no_grad():
+        ref = torch_model(torch.ones(8, 3, 224, 224)).numpy()
+    assert ns["logits"].shape == ref.shape
+    scale = float(np.abs(ref).max())
+    np.testing.assert_allclose(np.asarray(ns["logits"]), ref, rtol=0, atol=2e-5 * scale)
+
+
+def _stand_in_resnet18():
+    """CI's stand-in for torchvision's resnet18 (which the long profile runs): a class
+    with its own forward, traced like BasicBlock, small enough for 224x224 in CI."""
+    import torch.nn as tnn
+
+    class Net(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = tnn.Conv2d(3, 4, 8, stride=8)
+            self.bn = tnn.BatchNorm2d(4)
+            self.fc = tnn.Linear(4, 10)
+
+        def forward(self, x):
+            y = self.conv(x)
+            y = y + self.bn(y).relu()
+            return self.fc(y.mean((2, 3)))
+
+    return Net()
+
+
+def test_bring_your_torch_model_snippet_runs():
+    from types import SimpleNamespace
+
+    _run_bring_your_model(SimpleNamespace(models=SimpleNamespace(resnet18=_stand_in_resnet18)))
+
+
+@pytest.mark.long
+def test_bring_your_torch_model_snippet_runs_with_torchvision():
+    from tests.interop.real_models import import_torchvision
+
+    _run_bring_your_model(import_torchvision())

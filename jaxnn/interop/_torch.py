@@ -174,16 +174,61 @@ def _convert_value(value: Any, convert_child: Callable[[Any], Any]) -> Any:
     return value
 
 
-def from_torch(module: Any) -> Module:
-    """Convert a torch.nn module tree into the equivalent jaxnn model.
+def from_torch(module: Any, example_inputs: Any = None, example_kwargs: Any = None) -> Module:
+    """Convert a torch model into the equivalent jaxnn model.
 
     Structure, names, weights, buffers, the training flag and requires_grad flags carry
-    over, and the result prints exactly as the torch module does.
+    over, and the result prints exactly as the torch module does. Layers of torch.nn
+    become the jaxnn layers of the same name. A class with its own ``forward``
+    (torchvision's ``BasicBlock``, Hugging Face's ``BertLayer``, yours) becomes a
+    generated jaxnn class of the same name that replays the traced ``forward`` with
+    ``jaxnn.ops`` and ``jaxnn.functional``; tracing needs a real call, so pass
+    ``example_inputs`` (a tensor or a tuple of positional arguments) and, for keyword
+    arguments, ``example_kwargs``. See docs/MODELS.md for what converts.
 
-    A torch subclass with its own ``forward`` cannot be converted automatically: write the
-    jaxnn twin class with the same attribute names and call
-    ``twin.load_state_dict(torch_model.state_dict())``.
+    Args:
+        module: the torch model.
+        example_inputs: tensor or tuple: an example call's positional arguments (the
+            batch and sequence sizes of the example are not fixed by the trace; use
+            sizes >= 2).
+        example_kwargs: dict: the example call's keyword arguments.
+
+    >>> import torch, jax.numpy as jnp, jaxnn as nn
+    >>> class Block(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.fc = torch.nn.Linear(4, 4)
+    ...     def forward(self, x):
+    ...         return x + torch.relu(self.fc(x)).view(x.size(0), -1)
+    >>> model = nn.from_torch(Block(), example_inputs=(torch.randn(2, 4),))
+    >>> model
+    Block(
+      (fc): Linear(in_features=4, out_features=4, bias=True)
+    )
+    >>> model(jnp.ones((3, 4))).shape
+    (3, 4)
     """
+    torch = _torch()
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"from_torch() takes a torch.nn.Module, got {type(module).__name__}.")
+    from ._convert import classify, convert
+
+    if classify(module)[id(module)] == "stock":
+        return _from_torch_stock(module)
+    if isinstance(example_inputs, torch.Tensor):
+        example_inputs = (example_inputs,)
+    if example_inputs is not None and not isinstance(example_inputs, tuple):
+        raise TypeError(
+            f"example_inputs must be a tensor or a tuple of positional arguments, got "
+            f"{type(example_inputs).__name__}; wrap it: example_inputs=(x,)."
+        )
+    if example_kwargs is not None and not isinstance(example_kwargs, dict):
+        raise TypeError(f"example_kwargs must be a dict, got {type(example_kwargs).__name__}.")
+    return convert(module, example_inputs, example_kwargs)
+
+
+def _from_torch_stock(module: Any) -> Module:
+    """Convert a tree of torch.nn layers and containers, layer by layer."""
     torch = _torch()
     if not isinstance(module, torch.nn.Module):
         raise TypeError(f"from_torch() takes a torch.nn.Module, got {type(module).__name__}.")

@@ -33,7 +33,10 @@ def test_int64_into_float_parameter_is_exact_as_torch_copy():
     b = np.array([1e300], np.float64)
     tm = torch.nn.Linear(2, 1)
     tm.load_state_dict({"weight": torch.from_numpy(w), "bias": torch.from_numpy(b)})
-    for sd in ({"weight": w, "bias": b}, {"weight": torch.from_numpy(w), "bias": torch.from_numpy(b)}):
+    for sd in (
+        {"weight": w, "bias": b},
+        {"weight": torch.from_numpy(w), "bias": torch.from_numpy(b)},
+    ):
         m = nn.Linear(2, 1)
         m.load_state_dict(sd)
         np.testing.assert_array_equal(np.asarray(m.weight), tm.weight.detach().numpy())
@@ -113,7 +116,9 @@ def test_unwritable_folder_names_the_path_and_the_fix(tmp_path):
     folder.mkdir()
     os.chmod(folder, 0o555)
     try:
-        with pytest.raises(PermissionError, match=r"cannot save '.*ro/m.safetensors'.*folder must be writable"):
+        with pytest.raises(
+            PermissionError, match=r"cannot save '.*ro/m.safetensors'.*folder must be writable"
+        ):
             nn.save(nn.Linear(2, 2), folder / "m.safetensors")
     finally:
         os.chmod(folder, 0o755)
@@ -129,7 +134,9 @@ def test_unwritable_folder_message(tmp_path, monkeypatch):
         return real_open(path, flags, *a)
 
     monkeypatch.setattr(os, "open", refuse)
-    with pytest.raises(PermissionError, match=r"cannot save '.*m.safetensors'.*folder must be writable") as exc:
+    with pytest.raises(
+        PermissionError, match=r"cannot save '.*m.safetensors'.*folder must be writable"
+    ) as exc:
         nn.save(nn.Linear(2, 2), tmp_path / "m.safetensors")
     assert ".tmp" not in str(exc.value)
     monkeypatch.undo()
@@ -170,12 +177,26 @@ def _good():
 MALFORMED = {
     # what the hand-written reader used to accept or report with a raw numpy/TypeError
     "trailing-garbage": lambda: _good() + b"garbage!",
-    "overlapping": lambda: _header({"a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]}, "b": {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]}}, 12),
-    "negative-dim": lambda: _header({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 0]}}, 0),
-    "non-string-metadata": lambda: _header({"__metadata__": {"a": 1}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, 4),
+    "overlapping": lambda: _header(
+        {
+            "a": {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]},
+            "b": {"dtype": "F32", "shape": [3], "data_offsets": [0, 12]},
+        },
+        12,
+    ),
+    "negative-dim": lambda: _header(
+        {"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 0]}}, 0
+    ),
+    "non-string-metadata": lambda: _header(
+        {"__metadata__": {"a": 1}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}, 4
+    ),
     "header-not-object": lambda: _header([1, 2], 0),
-    "offsets-not-list": lambda: _header({"w": {"dtype": "F32", "shape": [1], "data_offsets": 7}}, 4),
-    "unknown-dtype": lambda: _header({"w": {"dtype": "Q9", "shape": [1], "data_offsets": [0, 4]}}, 4),
+    "offsets-not-list": lambda: _header(
+        {"w": {"dtype": "F32", "shape": [1], "data_offsets": 7}}, 4
+    ),
+    "unknown-dtype": lambda: _header(
+        {"w": {"dtype": "Q9", "shape": [1], "data_offsets": [0, 4]}}, 4
+    ),
     "empty": lambda: b"",
 }
 
@@ -210,12 +231,20 @@ def test_bfloat16_round_trips_through_the_library(tmp_path):
     assert back["weight"].dtype == jnp.bfloat16
     np.testing.assert_array_equal(np.asarray(back["weight"]), np.asarray(m.weight))
     # and a file torch wrote in bfloat16
-    save_file({"w": np.arange(4, dtype=np.float32).astype(ml_dtypes.bfloat16)}, tmp_path / "t.safetensors")
+    save_file(
+        {"w": np.arange(4, dtype=np.float32).astype(ml_dtypes.bfloat16)}, tmp_path / "t.safetensors"
+    )
     assert nn.load(tmp_path / "t.safetensors")["w"].dtype == jnp.bfloat16
 
 
 def test_state_dict_order_survives_the_format(tmp_path):
-    sd = OrderedDict([("z", np.zeros(2, np.float32)), ("a", np.zeros(1, np.float16)), ("m", np.zeros(3, np.int32))])
+    sd = OrderedDict(
+        [
+            ("z", np.zeros(2, np.float32)),
+            ("a", np.zeros(1, np.float16)),
+            ("m", np.zeros(3, np.int32)),
+        ]
+    )
     nn.save(sd, tmp_path / "o.safetensors")
     assert list(nn.load(tmp_path / "o.safetensors")) == ["z", "a", "m"]
 
@@ -223,10 +252,22 @@ def test_state_dict_order_survives_the_format(tmp_path):
 # --------------------------------------------------------------------------- JSON extras
 def test_extra_takes_numpy_scalars_and_names_what_it_cannot_hold(tmp_path):
     m = nn.Linear(2, 2)
-    extra = {"lr": np.float32(0.1), "epoch": np.int64(3), "hist": [np.float64(1.5), 2], "best": jnp.float32(0.25), "ok": True}
+    extra = {
+        "lr": np.float32(0.1),
+        "epoch": np.int64(3),
+        "hist": [np.float64(1.5), 2],
+        "best": jnp.float32(0.25),
+        "ok": True,
+    }
     nn.save_checkpoint(tmp_path / "c.safetensors", m, extra=extra)
     back = nn.load_checkpoint(tmp_path / "c.safetensors", m)["extra"]
-    assert back == {"lr": float(np.float32(0.1)), "epoch": 3, "hist": [1.5, 2], "best": 0.25, "ok": True}
+    assert back == {
+        "lr": float(np.float32(0.1)),
+        "epoch": 3,
+        "hist": [1.5, 2],
+        "best": 0.25,
+        "ok": True,
+    }
     with pytest.raises(TypeError, match=r"extra\['sched'\]\['w'\] is a numpy.ndarray.*tolist"):
         nn.save_checkpoint(tmp_path / "c.safetensors", m, extra={"sched": {"w": np.ones(3)}})
     with pytest.raises(TypeError, match=r"extra has the key 1 \(int\)"):
