@@ -61,6 +61,23 @@ _hypothesis_settings.register_profile("long", max_examples=500, deadline=None)
 _hypothesis_settings.load_profile("ci")
 
 
+# One switch for every deeper profile: `pytest --long` (or JAXNN_LONG=1) loads the
+# hypothesis "long" profile and runs torch's whole sample database in tests/conformance
+# (CI runs a subset of it).
+def pytest_addoption(parser):
+    parser.addoption(
+        "--long",
+        action="store_true",
+        help="long profile: hypothesis 'long', every sample of tests/conformance (JAXNN_LONG=1)",
+    )
+
+
+def pytest_configure(config):
+    if config.getoption("--long") or os.environ.get("JAXNN_LONG", "0") == "1":
+        os.environ["JAXNN_LONG"] = "1"
+        _hypothesis_settings.load_profile("long")
+
+
 # The bad-input audit's count (issue #8), printed at the end of every run that includes
 # tests/hardening. It lives in the root conftest because under pytest-xdist only the
 # controller prints the summary, and the controller loads this file, not
@@ -74,7 +91,21 @@ def _is_audit(nodeid: str) -> bool:
     return os.path.basename(os.path.dirname(path)) == "hardening" and name.startswith("test_audit")
 
 
+# The conformance suite's per-sample counts (tests/conformance: torch's OpInfo/ModuleInfo
+# samples); each item records them as a user property, which xdist sends to the controller.
+_conformance = {"passed": 0, "passed_f64": 0, "excluded": 0, "absent": 0, "failed": 0}
+_conformance_absent: set = set()
+_conformance_stale: list = []
+
+
 def pytest_runtest_logreport(report):
+    if report.when == "call":
+        for name, value in report.user_properties:
+            if name == "conformance":
+                for k, n in value["counts"].items():
+                    _conformance[k] += n
+                _conformance_absent.update(value["absent"])
+                _conformance_stale.extend(value["stale"])
     if not _is_audit(report.nodeid):
         return
     xfail = hasattr(report, "wasxfail")
@@ -91,6 +122,22 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_terminal_summary(terminalreporter):
+    total = sum(_conformance.values())
+    if total:
+        c = _conformance
+        profile = (
+            "all samples" if os.environ.get("JAXNN_LONG") == "1" else "CI subset, --long runs all"
+        )
+        terminalreporter.write_line(
+            f"conformance ({profile}): {total} samples, {c['passed'] + c['passed_f64']} passed "
+            f"({c['passed_f64']} of them against torch in float64), {c['excluded']} excluded, "
+            f"{c['absent']} absent, {c['failed']} failed"
+        )
+        if _conformance_absent:
+            names = ", ".join(sorted(m.replace("jaxnn has no ", "") for m in _conformance_absent))
+            terminalreporter.write_line(f"  absent in jaxnn: {names}")
+        for label in _conformance_stale:
+            terminalreporter.write_line(f"  stale exclusion: {label}")
     if _audit_counts["cases"]:
         terminalreporter.write_line(
             f"bad-input audit: {_audit_counts['cases']} cases, {_audit_counts['passed']} passed, "
