@@ -6,6 +6,8 @@ from a fixed seed), a predicate on the sample (``when``), or both. ``error`` is 
 failure message must match, so that a different failure of the same sample is still
 reported. An exclusion is never a skip: its samples run, must fail as described, and an
 exclusion whose samples pass (or, in the full run, that no sample uses) fails the suite.
+An entry with ``tolerance=`` does not exclude: its samples are compared at that tolerance
+where the default one fails, and it is stale when no sample of a full run needs it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ class Exclusion:
     index: tuple[int, ...] | None = None
     when: Callable[[Any], bool] | None = None
     error: str | None = None
+    # Instead of excluding: the tolerance (rtol/atol/grad_rtol/grad_atol) the sample is
+    # compared at where the default one fails for a stated reason (torch's own rounding).
+    tolerance: dict | None = None
 
     @property
     def label(self) -> str:
@@ -51,4 +56,12 @@ class Exclusion:
         return self.error is None or re.search(self.error, message) is not None
 
 
-EXCLUSIONS: list[Exclusion] = []
+EXCLUSIONS: list[Exclusion] = [
+    Exclusion(
+        "nn.functional.hardsigmoid",
+        "torch's float64 hardsigmoid gradient is 1/6 rounded to float32 (0.1666666716337204 "
+        "for x=0.5), a relative error of 3e-8; jaxnn's is 1/6 in float64",
+        dtypes=("float64",),
+        tolerance={"grad_rtol": 1e-7},
+    ),
+]

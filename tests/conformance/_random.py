@@ -99,7 +99,7 @@ def check(
     grad: list[int],
     tol: dict,
 ) -> None:
-    from ._harness import _as_torch_warns, _normalise, fill, to_array
+    from ._harness import _as_torch_warns, _normalise, fill, jaxnn_template, to_array
 
     arrays = [to_array(t) for t in tensors]
     # torch's draws: outputs and input gradients for one fixed cotangent.
@@ -129,13 +129,14 @@ def check(
             )
 
     jarrays = [jnp.asarray(a) for a in arrays]
+    jtemplate = jaxnn_template(template)
 
     def draw(key: Any, *dyn: Any) -> tuple[list, list]:
         def f(*d: Any) -> list:
             full = list(jarrays)
             for i, v in zip(grad, d, strict=True):
                 full[i] = v
-            inp, args, kwargs = fill(template, full, jax_side=True)
+            inp, args, kwargs = fill(jtemplate, full, jax_side=True)
             return _float_leaves(
                 _as_torch_warns(jaxnn_callable(entry, key=key))(inp, *args, **kwargs)
             )

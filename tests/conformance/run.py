@@ -30,7 +30,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _child(
-    entries: list[str], start: int, progress: Path, results: Path, rep: int, again: int
+    entries: list[str],
+    start: int,
+    progress: Path,
+    results: Path,
+    rep: int,
+    again: int,
+    indices: set[int] | None,
 ) -> None:
     import faulthandler
 
@@ -54,6 +60,8 @@ def _child(
 
             samples = H.samples(entry)
             for i in range(first, len(samples)):
+                if indices is not None and i not in indices:
+                    continue
                 for k in range(again):
                     announce(entry, i)
                     if k:
@@ -83,7 +91,7 @@ class _Chunk:
         self.rep = rep
 
 
-def _launch(chunk: _Chunk, out: Path, slot: int, nice: int, again: int) -> tuple:
+def _launch(chunk: _Chunk, out: Path, slot: int, args: argparse.Namespace) -> tuple:
     progress = out / f"progress-{slot}.jsonl"
     progress.write_text("")
     log = (out / f"child-{slot}.log").open("a")
@@ -102,9 +110,13 @@ def _launch(chunk: _Chunk, out: Path, slot: int, nice: int, again: int) -> tuple
         str(chunk.start),
         "--entries",
         ",".join(chunk.entries),
+        "--again",
+        str(args.again),
+        "--indices",
+        args.indices,
     ]
-    if nice:
-        cmd = ["nice", "-n", str(nice), *cmd]
+    if args.nice:
+        cmd = ["nice", "-n", str(args.nice), *cmd]
     log.write(f"\n=== {time.ctime()} {' '.join(cmd[:12])} ... ({len(chunk.entries)} entries)\n")
     log.flush()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -154,7 +166,7 @@ def _parent(args: argparse.Namespace) -> int:
         for slot in range(args.jobs):
             if slot not in running and queue:
                 chunk = queue.popleft()
-                running[slot] = (chunk, *_launch(chunk, out, slot, args.nice, args.again))
+                running[slot] = (chunk, *_launch(chunk, out, slot, args))
         time.sleep(1.0)
         for slot, (chunk, proc, progress, log) in list(running.items()):
             rc = proc.poll()
@@ -250,7 +262,7 @@ def summarise(out: Path, seconds: float | None = None) -> str:
         ]
     # Exclusions no sample used (only meaningful for a full run).
     seen = {r["entry"] for r in records}
-    used = {r["exclusion"] for r in records if r["status"] == "excluded"}
+    used = {r["exclusion"] for r in records if r["status"] in ("excluded", "passed_tol")}
     stale = [
         e.label
         for e in H.EXCLUSIONS
@@ -287,6 +299,7 @@ def main() -> int:
         default=1,
         help="run each sample K times in a row in the same process, JAX's caches cleared",
     )
+    p.add_argument("--indices", default="", help="only these sample indices: 3,61")
     p.add_argument("--timeout", type=float, default=1800, help="seconds one sample may take")
     p.add_argument("--nice", type=int, default=10)
     p.add_argument("--resume", action="store_true", help="skip entries already in results.jsonl")
@@ -309,6 +322,7 @@ def main() -> int:
             out / f"results-{args.slot}.jsonl",
             args.rep,
             args.again,
+            {int(i) for i in args.indices.split(",")} if args.indices else None,
         )
         return 0
     return _parent(args)
