@@ -61,14 +61,15 @@ _hypothesis_settings.register_profile("long", max_examples=500, deadline=None)
 _hypothesis_settings.load_profile("ci")
 
 
-# One switch for every deeper profile: `pytest --long` (or JAXNN_LONG=1) loads the
-# hypothesis "long" profile and runs torch's whole sample database in tests/conformance
-# (CI runs a subset of it).
+# One switch for every deeper profile: `pytest --long` (or JAXNN_LONG=1) runs the tests
+# marked `long`, loads the hypothesis "long" profile and runs torch's whole sample database
+# in tests/conformance (CI runs a subset of it).
 def pytest_addoption(parser):
     parser.addoption(
         "--long",
         action="store_true",
-        help="long profile: hypothesis 'long', every sample of tests/conformance (JAXNN_LONG=1)",
+        help="long profile: tests marked `long`, hypothesis 'long', every sample of "
+        "tests/conformance (CI does not; JAXNN_LONG=1 does the same)",
     )
 
 
@@ -76,6 +77,16 @@ def pytest_configure(config):
     if config.getoption("--long") or os.environ.get("JAXNN_LONG", "0") == "1":
         os.environ["JAXNN_LONG"] = "1"
         _hypothesis_settings.load_profile("long")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``long`` (more cases of a table that CI samples) run with --long only."""
+    if config.getoption("--long") or os.environ.get("JAXNN_LONG", "0") == "1":
+        return
+    skip = pytest.mark.skip(reason="long profile: run with --long or JAXNN_LONG=1")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
 
 
 # The bad-input audit's count (issue #8), printed at the end of every run that includes

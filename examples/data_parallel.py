@@ -13,7 +13,6 @@ import argparse
 import os
 import sys
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
@@ -38,35 +37,33 @@ def train(
     data = data_lib.load("data")
     mesh = nn.parallel.data_mesh(devices)
     nn.manual_seed(seed)
+    # Place the model before creating the optimizer: it trains the model object it is given.
     model = nn.parallel.shard_model(CNN(), mesh, strategy=strategy, min_size=1024)
-    params, rest = eqx.partition(model, nn.trainable(model))
-    optimizer = optax.adam(lr)
-    state = nn.pack(params, optimizer.init(params))  # one flat pytree: jit does not walk it
-
-    @jax.jit
-    def make_step(state, x, y):
-        params, opt_state = state
-        loss, grads = jax.value_and_grad(lambda p: F.cross_entropy(eqx.combine(p, rest)(x), y))(
-            params
-        )
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return nn.pack(optax.apply_updates(params, updates), opt_state), loss
+    opt = nn.Optimizer(model, optax.adam(lr))
+    step = opt.make_step(lambda model, x, y: F.cross_entropy(model(x), y))
 
     losses = []
     batches = data_lib.batches(data.train_x, data.train_y, batch_size, jax.random.key(seed))
     for _, (x, y) in zip(range(steps), batches, strict=False):
         x, y = nn.parallel.shard_batch((jnp.asarray(x), jnp.asarray(y)), mesh)
-        state, loss = make_step(state, x, y)
-        losses.append(float(loss))
-    return eqx.combine(state.unpack()[0], rest), losses
+        losses.append(float(step(x, y)))
+    return model, losses
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--strategy", choices=("replicate", "fsdp"), default="replicate")
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--steps", type=int, default=50, help="training steps")
+    p.add_argument("--batch-size", type=int, default=64, help="global batch, split over devices")
+    p.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate")
+    p.add_argument(
+        "--strategy",
+        choices=("replicate", "fsdp"),
+        default="replicate",
+        help="replicate the model, or split its large arrays over the devices",
+    )
     p.add_argument(
         "--distributed", action="store_true", help="call jax.distributed.initialize() first"
     )

@@ -1,8 +1,10 @@
 """Seed 002's CNN (conv-relu-pool x2, fc) trained on MNIST-style digits.
 
-``--batchnorm`` adds BatchNorm2d after each conv (its running statistics come back through
-``jaxnn.forward``); ``--dropout P`` sets the Dropout before the classifier (default 0.3;
-keys are split per step; 0 gives the seed's exact CNN). Run: ``python examples/mnist_cnn.py``.
+``--batchnorm`` adds BatchNorm2d after each conv (the training step updates its running
+statistics in the model); ``--dropout P`` sets the Dropout before the classifier (default
+0.3, a fresh mask every step; 0 gives the seed's exact CNN). The loop is
+``_common.train``: ``nn.Optimizer(model, adam)``, ``step = opt.make_step(loss_fn)``,
+``loss = step(x, y)``. Run: ``python examples/mnist_cnn.py``.
 """
 
 from __future__ import annotations
@@ -39,21 +41,22 @@ def main(argv: list[str] | None = None) -> dict:
     p = _common.parser(
         __doc__.splitlines()[0], epochs=12, batch_size=64, lr=3e-3, out="runs/mnist_cnn"
     )
-    p.add_argument("--batchnorm", action="store_true")
+    p.add_argument("--batchnorm", action="store_true", help="BatchNorm2d after each conv")
     p.add_argument(
         "--dropout",
         type=float,
         default=0.3,
         help="dropout before the classifier (0 for the seed's exact CNN)",
     )
-    args = p.parse_args(argv)
+    args = _common.parse(p, argv)
     data = _common.load_data(args)
     nn.manual_seed(args.seed)
     model = CNN(args.batchnorm, args.dropout)
     print(model)
+    extras = (("BatchNorm", args.batchnorm), (f"Dropout {args.dropout}", args.dropout > 0))
+    title = " + ".join(["seed 002's CNN"] + [name for name, on in extras if on])
     optimizer = _common.optimizer(args, len(data.train_y))
-    make_step = _common.classification_step(model, optimizer)
-    return _common.train(args, data, model, optimizer, make_step)
+    return _common.train(args, data, model, optimizer, title)
 
 
 if __name__ == "__main__":

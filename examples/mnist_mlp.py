@@ -31,16 +31,16 @@ def build_model() -> nn.Module:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = _common.parser(
+    p = _common.parser(
         __doc__.splitlines()[0], epochs=30, batch_size=64, lr=3e-3, out="runs/mnist_mlp"
-    ).parse_args(argv)
+    )
+    args = _common.parse(p, argv)
     data = _common.load_data(args)
     nn.manual_seed(args.seed)
     model = build_model()
     print(model)
     optimizer = _common.optimizer(args, len(data.train_y))
-    make_step = _common.classification_step(model, optimizer)
-    return _common.train(args, data, model, optimizer, make_step)
+    return _common.train(args, data, model, optimizer, "seed 003's MLP 784-32-10")
 
 
 if __name__ == "__main__":

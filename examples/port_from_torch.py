@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -54,13 +53,18 @@ def accuracy_jax(model, x, y) -> float:
 def main(argv: list[str] | None = None) -> dict:
     import torch
 
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--torch-steps", type=int, default=30)
-    p.add_argument("--jax-steps", type=int, default=200)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", default="data")
+    p = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--torch-steps", type=int, default=30, help="Adam steps in torch first")
+    p.add_argument("--jax-steps", type=int, default=200, help="then Adam steps in jaxnn")
+    p.add_argument("--batch-size", type=int, default=64, help="images per step")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate (both)")
+    p.add_argument("--seed", type=int, default=0, help="seeds torch and the batches")
+    p.add_argument(
+        "--data-dir", default="data", help="folder with MNIST IDX files (else: embedded digits)"
+    )
     args = p.parse_args(argv)
     data = data_lib.load(args.data_dir)
     print(data.describe())
@@ -85,25 +89,11 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"jaxnn, right after from_torch:  test accuracy {100 * converted_acc:.2f}% (same model)")
     print(model)
 
-    optimizer = optax.adam(args.lr)
-    params, rest = eqx.partition(model, nn.trainable(model))
-    state = nn.pack(params, optimizer.init(params))  # one flat pytree: jit does not walk it
-
-    @jax.jit
-    def make_step(state, x, y):
-        params, opt_state = state
-        loss, grads = jax.value_and_grad(lambda p: F.cross_entropy(eqx.combine(p, rest)(x), y))(
-            params
-        )
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return nn.pack(optax.apply_updates(params, updates), opt_state), loss
-
+    opt = nn.Optimizer(model, optax.adam(args.lr))  # torch: optim.Adam(model.parameters())
+    step = opt.make_step(lambda model, x, y: F.cross_entropy(model(x), y))
     for _ in range(args.jax_steps):
         idx = rng.integers(0, len(data.train_y), args.batch_size)
-        state, loss = make_step(
-            state, jnp.asarray(data.train_x[idx]), jnp.asarray(data.train_y[idx])
-        )
-    model = eqx.combine(state.unpack()[0], rest)
+        step(jnp.asarray(data.train_x[idx]), jnp.asarray(data.train_y[idx]))
     jax_acc = accuracy_jax(model, data.test_x, data.test_y)
     print(f"jaxnn, after {args.jax_steps} more steps: test accuracy {100 * jax_acc:.2f}%")
 

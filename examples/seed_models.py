@@ -15,7 +15,6 @@ import argparse
 from collections import OrderedDict
 from collections.abc import Callable
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
@@ -293,38 +292,25 @@ def train_a_few_steps(
     model: nn.Module, shape: tuple[int, ...], classes: int | None, steps: int, key: jax.Array
 ) -> list[float]:
     """A few Adam steps on random data: cross-entropy when ``classes``, else MSE to zero."""
-    params, rest = eqx.partition(model, nn.trainable(model))
-    optimizer = optax.adam(1e-3)
-    state = nn.pack(params, rest, optimizer.init(params))  # one flat pytree for jit
 
-    @jax.jit
-    def make_step(state, x, y):
-        params, rest, opt_state = state
+    def loss_fn(model, x, y):
+        out = model(x)
+        return F.cross_entropy(out, y) if classes else jnp.mean(out**2)
 
-        def loss_fn(params):
-            out, new_model = nn.forward(eqx.combine(params, rest), x)
-            loss = F.cross_entropy(out, y) if classes else jnp.mean(out**2)
-            return loss, new_model
-
-        (loss, new_model), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        rest = eqx.filter(new_model, nn.trainable(new_model), inverse=True)
-        return nn.pack(optax.apply_updates(params, updates), rest, opt_state), loss
-
+    step = nn.Optimizer(model, optax.adam(1e-3)).make_step(loss_fn)
     kx, ky = jax.random.split(key)
     x = jax.random.normal(kx, shape)
     y = jax.random.randint(ky, (shape[0],), 0, classes or 1)
-    losses = []
-    for _ in range(steps):
-        state, loss = make_step(state, x, y)
-        losses.append(float(loss))
-    return losses
+    return [float(step(x, y)) for _ in range(steps)]
 
 
 def main(argv: list[str] | None = None) -> dict[str, list[float]]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--steps", type=int, default=3, help="training steps per model")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the models and the data")
     args = parser.parse_args(argv)
     nn.manual_seed(args.seed)
     key = jax.random.key(args.seed)

@@ -32,16 +32,17 @@ def main(argv: list[str] | None = None) -> dict:
     p = _common.parser(
         __doc__.splitlines()[0], epochs=12, batch_size=64, lr=3e-3, out="runs/sequence_rnn"
     )
-    p.add_argument("--cell", choices=("lstm", "gru"), default="lstm")
-    p.add_argument("--hidden-size", type=int, default=64)
-    args = p.parse_args(argv)
+    p.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="recurrent layer")
+    p.add_argument("--hidden-size", type=int, default=64, help="its hidden size")
+    args = _common.parse(p, argv)
     data = _common.load_data(args)
     nn.manual_seed(args.seed)
     model = RowReader(args.cell, args.hidden_size)
     print(model)
     optimizer = _common.optimizer(args, len(data.train_y))
-    make_step = _common.classification_step(model, optimizer)
-    return _common.train(args, data, model, optimizer, make_step)
+    return _common.train(
+        args, data, model, optimizer, f"{args.cell.upper()} {args.hidden_size} reading rows"
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,14 @@ from ._state import forward as forward
 from ._state import functional_call as functional_call
 from ._summary import Summary as Summary
 from ._summary import summary as summary
+from ._train import Optimizer as Optimizer
+from ._train import TrainStep as TrainStep
+from ._transforms import checkpoint as checkpoint
+from ._transforms import cond as cond
+from ._transforms import scan as scan
+from ._transforms import vmap as vmap
+from ._uninitialized import UninitializedBuffer as UninitializedBuffer
+from ._uninitialized import UninitializedParameter as UninitializedParameter
 from .interop import CheckpointError as CheckpointError
 from .interop import from_torch as from_torch
 from .interop import load as load
@@ -60,9 +68,12 @@ from .modules.activation import Softsign as Softsign
 from .modules.activation import Tanh as Tanh
 from .modules.activation import Tanhshrink as Tanhshrink
 from .modules.activation import Threshold as Threshold
+from .modules.activation_random import *
+from .modules.adaptive import *
 from .modules.attention import *
 from .modules.conv import *
 from .modules.dropout import *
+from .modules.lazy import *
 from .modules.linear import Bilinear as Bilinear
 from .modules.linear import Flatten as Flatten
 from .modules.linear import Identity as Identity
@@ -72,11 +83,14 @@ from .modules.linear import Unflatten as Unflatten
 from .modules.loss import *
 from .modules.loss_binary import *
 from .modules.loss_embedding import *
+from .modules.loss_linear import *
 from .modules.loss_margin import *
 from .modules.loss_regression import *
 from .modules.normalization import *
+from .modules.normalization_extra import *
 from .modules.padding import *
 from .modules.pooling import *
+from .modules.pooling_fractional import *
 from .modules.recurrent import *
 from .modules.shape import *
 from .modules.sparse import *

@@ -204,8 +204,10 @@ class Sequential(_Container):
     """A sequential container: modules run in the order they were added.
 
     Takes modules positionally (named ``"0"``, ``"1"``, ...) or one ``OrderedDict`` of
-    named modules. ``forward`` feeds each module's output to the next; a ``key=`` is split
-    among the children that need randomness.
+    named modules. ``forward`` feeds each module's output to the next. ``key=`` is split
+    by position: child ``i`` is called with ``jax.random.split(key, len(self))[i]`` (its
+    forward gets it as ``key=`` if it takes one; otherwise the random layers and
+    ``F.dropout`` calls inside it draw from it).
 
     >>> import jaxnn as nn
     >>> from collections import OrderedDict
@@ -359,21 +361,16 @@ def _check_repeat(other: Any) -> int:
     return other
 
 
-def _needs_key(module: Module) -> bool:
-    return any(getattr(type(m), "_uses_key", False) for m in module.modules())
-
-
 def _split_for(children: list[Module], key: jax.Array | None) -> list[jax.Array | None]:
-    """One key per child that needs randomness; None for the rest."""
-    if key is None:
+    """Child ``i`` gets ``jax.random.split(key, len(children))[i]``; no key, no keys.
+
+    Every child gets its subkey, not only the ones known to be random: a user's layer may
+    take ``key`` in its forward (noise, stochastic depth) or call ``F.dropout`` inside it,
+    and a split by position keeps each child's key independent of what the others are.
+    """
+    if key is None or not children:
         return [None] * len(children)
-    key = check_key(key)
-    needs = [_needs_key(m) for m in children]
-    count = sum(needs)
-    if count == 0:
-        return [None] * len(children)
-    subkeys = iter(jax.random.split(key, count))
-    return [next(subkeys) if n else None for n in needs]
+    return list(jax.random.split(check_key(key), len(children)))
 
 
 class ModuleList(_Container):

@@ -27,6 +27,8 @@ import equinox as eqx
 import jax
 import numpy as np
 
+from ._uninitialized import UninitializedTensorMixin
+
 _KIND = "jaxnn_kind"
 
 
@@ -80,8 +82,11 @@ jax.tree_util.register_pytree_node(_Static, lambda s: ((), s.value), lambda v, _
 
 
 def _is_dynamic_value(value: Any) -> bool:
-    """Arrays, modules, and containers holding them are pytree children; the rest is static."""
-    if is_array(value) or isinstance(value, eqx.Module):
+    """Arrays, modules, and containers holding them are pytree children; the rest is static.
+
+    A lazy module's placeholder (``UninitializedParameter``) stands where an array will be.
+    """
+    if is_array(value) or isinstance(value, eqx.Module | UninitializedTensorMixin):
         return True
     if isinstance(value, tuple | list | dict):
         leaves = jax.tree_util.tree_leaves(value, is_leaf=lambda x: isinstance(x, eqx.Module))
@@ -101,7 +106,14 @@ class _AutoField:
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:
-            return self
+            # Class access gives what a plain class attribute would: the default
+            # (``BasicBlock.expansion`` in torchvision's ``planes * block.expansion``).
+            if self.default is _NO_DEFAULT:
+                raise AttributeError(
+                    f"type object {objtype.__name__!r} has no attribute {self.name!r} (it is "
+                    f"an attribute that instances set in __init__)"
+                )
+            return self.default
         try:
             value = obj.__dict__[self.name]
         except KeyError:
@@ -119,9 +131,18 @@ class _AutoField:
         raise AttributeError(f"cannot delete field {self.name!r}")
 
 
+def _auto_field(cls: type, name: str) -> _AutoField | None:
+    """The ``_AutoField`` for ``name`` on ``cls`` or a base (class access gives the default)."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            found = klass.__dict__[name]
+            return found if isinstance(found, _AutoField) else None
+    return None
+
+
 def box(cls: type, name: str, value: Any) -> Any:
     """What a user assignment stores: static values of auto fields go in a ``_Static`` box."""
-    if isinstance(cls.__dict__.get(name) or getattr(cls, name, None), _AutoField):
+    if _auto_field(cls, name) is not None:
         if type(value) is not _Static and not _is_dynamic_value(value):
             return _Static(value)
     return value

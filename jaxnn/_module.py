@@ -10,7 +10,9 @@ This file is the one place where in-place edits are implemented and guarded.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
+import sys
 import typing
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -21,8 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _fields, _random, _state
+from . import _fields, _inplace, _random, _state
 from ._fields import _KIND, is_array
+from ._uninitialized import is_lazy
 
 _EqxMeta = type(eqx.Module)
 
@@ -72,11 +75,18 @@ def _initialising(module: Any) -> bool:
     return _EQX_INITIALISING is not None and module in _EQX_INITIALISING
 
 
-def check_mutable(module: Module, verb: str, *values: Any) -> None:
+# How many in-place edits have passed ``check_mutable`` in this process. Code that keeps a
+# view of a model between calls (``jaxnn.Optimizer``'s step: where each array lives, which
+# ones train) compares it with one integer instead of walking the model on every call.
+EDITS = [0]
+
+
+def check_mutable(module: Module, verb: str, *values: Any, changes: bool = True) -> None:
     """Raise if ``verb`` would edit ``module`` in place inside a JAX transformation.
 
     A module still inside its own ``__init__`` is being built, not edited: building a model
-    inside ``jit`` is fine.
+    inside ``jit`` is fine. Every edit that passes and ``changes`` something counts in
+    ``EDITS``.
     """
     if _initialising(module):
         return
@@ -90,18 +100,70 @@ def check_mutable(module: Module, verb: str, *values: Any) -> None:
             f"part, `jaxnn.functional_call(model, params_and_buffers, args)` to run with other "
             f"arrays, or `out, model = jaxnn.forward(model, x)` to get updated buffers back."
         )
+    if changes:
+        EDITS[0] += 1
+        _inplace.edited(module)  # jax caches holding it are cleared; its arrays re-noted
 
 
-def _to_array(value: Any, name: str) -> Any:
-    """numpy / jax / torch tensor -> jax array (torch only by duck typing: never imported)."""
+def _is_torch(value: Any, kind: str = "Tensor") -> bool:
+    """Whether ``value`` is a torch ``Tensor``/``device``/``dtype``, by duck typing: jaxnn
+    never imports torch (DESIGN rule 11)."""
+    t = type(value)
+    if not t.__module__.startswith("torch"):
+        return False
+    if kind == "Tensor":
+        return hasattr(value, "detach")
+    return t.__name__ == kind
+
+
+def _torch_to_numpy(value: Any) -> np.ndarray:
+    """A torch tensor's values as numpy, dtype kept (bfloat16 through ml_dtypes)."""
+    value = value.detach().cpu()
+    if str(value.dtype) == "torch.bfloat16":
+        return value.float().numpy().astype(jnp.bfloat16)
+    return value.numpy()
+
+
+def _host_cast(a: np.ndarray, name: str, dtype: Any = None) -> np.ndarray:
+    """``a`` cast on the host to ``dtype`` (default: the dtype JAX gives ``a``), never wrapped.
+
+    JAX without x64 turns int64 into int32 by wrapping (2**33 + 5 -> 5, 2**40 -> 0). Here an
+    integer becomes a float in one rounding step, as torch's ``copy_`` does; float64 beyond
+    float32's range becomes inf, as in torch; an integer that does not fit the integer
+    dtype JAX can hold raises, with the fix.
+    """
+    target = np.dtype(jax.dtypes.canonicalize_dtype(a.dtype if dtype is None else dtype))
+    if a.dtype == target:
+        return a
+    if target.kind in "iu" and a.dtype.kind in "iuf" and a.size:
+        info = np.iinfo(target)
+        lo, hi = np.min(a), np.max(a)
+        if not (info.min <= lo and hi <= info.max):  # (NaN fails this too)
+            raise OverflowError(
+                f"{name!r} holds {a.dtype} values from {lo} to {hi}, outside the range of "
+                f"{target} ({info.min} to {info.max}) that it is loaded as; JAX would wrap "
+                "them. Enable 64-bit types before building the model: "
+                "jax.config.update('jax_enable_x64', True)."
+            )
+    with np.errstate(over="ignore"):  # float64 -> float32 overflow is inf, as in torch
+        return a.astype(target)
+
+
+def _to_array(value: Any, name: str, dtype: Any = None) -> Any:
+    """numpy / jax / torch tensor -> jax array (torch only by duck typing: never imported).
+
+    ``dtype``: the array's destination (a parameter's dtype), so that host values are cast
+    once, exactly as torch's ``copy_`` would, instead of going through JAX's default dtype.
+    """
     if isinstance(value, jax.Array):
         return value
-    if type(value).__module__.startswith("torch") and hasattr(value, "detach"):
-        value = value.detach().cpu()
-        if str(value.dtype) == "torch.bfloat16":
-            return jnp.asarray(value.float().numpy()).astype(jnp.bfloat16)
-        return jnp.asarray(value.numpy())
-    if isinstance(value, np.ndarray | np.generic | int | float | bool):
+    if _is_torch(value):
+        return jnp.asarray(_host_cast(_torch_to_numpy(value), name, dtype))
+    if isinstance(value, np.ndarray | np.generic) or (
+        dtype is not None and isinstance(value, int | float | bool)
+    ):
+        return jnp.asarray(_host_cast(np.asarray(value), name, dtype))
+    if isinstance(value, int | float | bool):  # (JAX raises for an int beyond int32 itself)
         return jnp.asarray(value)
     raise TypeError(
         f"state_dict[{name!r}] must be an array (numpy, jax or torch), got {type(value).__name__}."
@@ -110,6 +172,50 @@ def _to_array(value: Any, name: str) -> Any:
 
 def _shape_str(shape: tuple[int, ...]) -> str:
     return f"torch.Size([{', '.join(str(int(s)) for s in shape)}])"
+
+
+def _holds_torch(values: Any) -> bool:
+    for v in values:
+        if isinstance(v, jax.Array):  # the common case, checked first: a call costs ~1 us
+            continue
+        if isinstance(v, tuple | list | dict):
+            if any(_is_torch(leaf) for leaf in jax.tree_util.tree_leaves(v)):
+                return True
+        elif _is_torch(v):
+            return True
+    return False
+
+
+def _inputs_from_torch(module: Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """``model(torch_tensor)``: torch tensors among the inputs become jax arrays.
+
+    A torch user's data pipeline (a ``DataLoader``) yields torch tensors; converting them
+    is what they would write by hand (``jnp.asarray(x.numpy())``), and the output is a jax
+    array. A tensor that requires grad is refused: its gradient cannot flow back from JAX
+    into torch's autograd, and dropping it silently would be the worst kind of bug.
+    """
+    if not (_holds_torch(args) or (kwargs and _holds_torch(kwargs.values()))):
+        return args, kwargs
+    # One tensor passed twice is one array: attention's ``query is key`` stays true.
+    converted: dict[int, Any] = {}
+
+    def convert(path: Any, value: Any) -> Any:
+        if not _is_torch(value):
+            return value
+        if id(value) in converted:
+            return converted[id(value)]
+        where = ("args" if path[0].idx == 0 else "kwargs") + jax.tree_util.keystr(path[1:])
+        if getattr(value, "requires_grad", False):
+            raise TypeError(
+                f"{module._get_name()}(...) got a torch.Tensor that requires grad as input "
+                f"{where} (shape {tuple(value.shape)}): JAX cannot send gradients back into "
+                f"torch's autograd. Pass x.detach() to use its values (the output is a jax "
+                f"array), and take gradients on the JAX side with jax.grad."
+            )
+        converted[id(value)] = _to_array(value, where)
+        return converted[id(value)]
+
+    return jax.tree_util.tree_map_with_path(convert, (args, kwargs))
 
 
 class Module(eqx.Module, metaclass=_ModuleMeta):
@@ -146,11 +252,17 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     # never needs and which would change ``print(model.parameters)``.
     __getattribute__ = object.__getattribute__
 
-    # Identity semantics, as torch.nn.Module: modules are hashable (usable as callables in
-    # jax.lax.cond, as dict keys) and ``==`` means "the same module". Equinox's structural
-    # comparison stays available as ``eqx.tree_equal``.
-    __hash__ = object.__hash__
+    # Identity semantics, as torch.nn.Module: modules are hashable (dict keys, callables in
+    # jax.lax.cond) and ``==`` means "the same module"; Equinox's structural comparison
+    # stays available as ``eqx.tree_equal``. jax's caches find a static argument by ``==``,
+    # which cannot tell a module from itself after an in-place edit: hashing records the
+    # module so that such an edit clears jax's caches (``_inplace.edited``) and
+    # ``jax.jit(f, static_argnums=0)(model)`` recompiles instead of running old arrays.
     __eq__ = object.__eq__
+
+    def __hash__(self) -> int:
+        _inplace.hashed(self)
+        return object.__hash__(self)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Module:
         self = super().__new__(cls, *args, **kwargs)
@@ -166,6 +278,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             raise TypeError(f"Module.__init__() takes no arguments, got {args!r} {kwargs!r}.")
 
     def __check_init__(self) -> None:
+        _inplace.mark(self)  # its arrays can be found by nn.init.*_ / requires_grad
         if isinstance(self, _DynamicChildren):
             check_no_hidden_sharing(self)
             return
@@ -213,18 +326,22 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
 
     # ------------------------------------------------------------------ calling
     def __call__(self, *args: Any, key: jax.Array | None = None, **kwargs: Any) -> Any:
-        """Run ``forward``; ``key`` goes to ``forward`` if it takes one, else to a key scope."""
+        """Run ``forward``; ``key`` goes to ``forward`` if it takes one, else to a key scope.
+
+        torch tensors among the inputs are converted to jax arrays (the output is a jax array).
+        """
         forward = self.forward
+        if key is None and _wants_scope_key(type(self)) and _random.has_forward_key():
+            # A forward you wrote with key=None, called without one inside a model call
+            # that has a key (jaxnn.Optimizer's step, a parent given key=): it gets a subkey
+            # of that key, as jaxnn's own random layers do, instead of silently none.
+            key = _random.draw_forward_key()
         if key is None:
-            out = forward(*args, **kwargs)
-        elif _accepts_key(type(self)):
-            out = forward(*args, key=key, **kwargs)
-        else:
-            with _random.forward_key(key):
-                out = forward(*args, **kwargs)
-        for record in _recorders:
-            record(self, out)
-        return out
+            return observed_call(self, forward, args, kwargs)
+        if _accepts_key(type(self)):
+            return observed_call(self, functools.partial(forward, key=key), args, kwargs)
+        with _random.forward_key(key):
+            return observed_call(self, forward, args, kwargs)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(
@@ -245,7 +362,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             value = self.__dict__.get(f.name)
             if isinstance(value, Module):
                 children.append((f.name, value, "module"))
-            elif is_array(value):
+            elif is_array(value) or is_lazy(value):
                 kind = f.metadata.get(_KIND)
                 reg = dict(registered).get(f.name)
                 if kind == "buffer" or reg is not None:
@@ -294,6 +411,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             return
         if remove_duplicate:
             memo.add(id(self))
+        _inplace.mark(self)  # torch code reaches parameters to initialise through here
         yield prefix, self
         children = self.named_children() if remove_duplicate else self._all_children()
         for name, module in children:
@@ -326,11 +444,20 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     def named_parameters(
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
     ) -> Iterator[tuple[str, jax.Array]]:
-        yield from self._named_arrays(("param",), prefix, recurse, remove_duplicate)
+        return _ParameterIterator(
+            self._named_arrays(("param",), prefix, recurse, remove_duplicate),
+            "named_parameters()",
+        )
 
     def parameters(self, recurse: bool = True) -> Iterator[jax.Array]:
-        for _, p in self.named_parameters(recurse=recurse):
-            yield p
+        """An iterator over the parameter arrays, as torch's generator (read-only use).
+
+        Handing it to an optimizer (``opt.init(model.parameters())``,
+        ``optax.adam(model.parameters())``) raises an error that shows the JAX way.
+        """
+        return _ParameterIterator(
+            (p for _, p in self.named_parameters(recurse=recurse)), "parameters()"
+        )
 
     def named_buffers(
         self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
@@ -413,7 +540,7 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             raise TypeError(
                 "state_dict() takes keyword arguments only: destination=, prefix=, keep_vars=."
             )
-        out = OrderedDict() if destination is None else destination
+        out = _StateDict() if destination is None else destination
         for key, value, _, _ in self._state_items(prefix):
             out[key] = value
         return out
@@ -440,15 +567,28 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         unexpected = [k for k in state_dict if k not in expected]
         errors = []
         updates = []
+        # A lazy module's placeholders take the checkpoint's shapes (torch's _lazy_load_hook);
+        # the module says which shapes its other entries must then have.
+        lazy: dict[int, tuple[Module, dict[str, tuple[int, ...]]]] = {}
+        for key, targets in expected.items():
+            for owner, name, current in targets:
+                if is_lazy(current) and key in state_dict:
+                    loaded = tuple(np.shape(state_dict[key]))
+                    lazy.setdefault(id(owner), (owner, {}))[1][name] = loaded
+        lazy_shapes = {i: owner._lazy_shapes_for(loaded) for i, (owner, loaded) in lazy.items()}
         for key, targets in expected.items():
             if key not in state_dict:
                 continue
-            value = _to_array(state_dict[key], key)
+            value = _to_array(state_dict[key], key, None if assign else targets[0][2].dtype)
             for owner, name, current in targets:
-                if tuple(value.shape) != tuple(current.shape):
+                if is_lazy(current):
+                    want = lazy_shapes[id(owner)].get(name, tuple(value.shape))
+                else:
+                    want = tuple(current.shape)
+                if tuple(value.shape) != tuple(want):
                     errors.append(
                         f"size mismatch for {key}: copying a param with shape {_shape_str(value.shape)} "
-                        f"from checkpoint, the shape in current model is {_shape_str(current.shape)}."
+                        f"from checkpoint, the shape in current model is {_shape_str(want)}."
                     )
                     break
                 new = value if assign else value.astype(current.dtype)
@@ -481,14 +621,18 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
             )
         for owner, name, new in updates:
             owner._set_member(name, new)
+        for owner, _ in lazy.values():
+            owner._lazy_loaded()
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ modes and dtypes
     def train(self, mode: bool = True) -> Module:
         if not isinstance(mode, bool):
             raise ValueError(f"training mode is expected to be boolean, got {mode!r}.")
-        check_mutable(self, "train")
-        for m in self.modules():
+        modules = list(self.modules())
+        # model.train() at every step (a torch habit) changes nothing after the first.
+        check_mutable(self, "train", changes=any(m.training is not mode for m in modules))
+        for m in modules:
             object.__setattr__(m, "training", mode)
         return self
 
@@ -512,13 +656,18 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     def apply(self, fn: Callable[[Module], Any]) -> Module:
         for child in self.children():
             child.apply(fn)
+        _inplace.mark(self)  # `model.apply(init_weights)`: nn.init.*_ finds the arrays
         fn(self)
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Cast floating parameters and buffers to a dtype and/or move them to a device, in place.
 
-        ``model.to(jnp.bfloat16)``, ``model.to("cpu")``, ``model.to(jax.devices()[0])``.
+        ``model.to(jnp.bfloat16)``, ``model.to("cpu")``, ``model.to(jax.devices()[0])``; torch's
+        spellings work too: ``model.to("cuda:1")``, ``model.to(torch.device("cuda"))``,
+        ``model.to(torch.float16)``. A device JAX does not see raises, listing
+        ``jax.devices()``. Arrays already live on JAX's default device, so a move is only
+        needed to choose another one.
         """
         dtype = kwargs.pop("dtype", None)
         device = kwargs.pop("device", None)
@@ -526,14 +675,14 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}.")
         for a in args:
-            if isinstance(a, str | jax.Device):
+            if isinstance(a, str | jax.Device) or _is_torch(a, "device"):
                 device = a
             else:
                 dtype = a
         check_mutable(self, "to")
         if dtype is not None:
             dtype = _check_float_dtype(dtype)
-        if isinstance(device, str):
+        if device is not None and not isinstance(device, jax.Device):
             device = _device_from_string(device)
         for m in self.modules():
             for name, value, kind in list(m._named_members_own()):
@@ -563,8 +712,22 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
     def cpu(self) -> Module:
         return self.to("cpu")
 
+    def cuda(self, device: Any = None) -> Module:
+        """``model.cuda()`` / ``model.cuda(1)``: ``to("cuda")``; raises when JAX sees no GPU."""
+        if device is None:
+            return self.to("cuda")
+        if isinstance(device, int):
+            return self.to(f"cuda:{device}")
+        return self.to(device)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """No-op: JAX gradients are values returned by ``jax.grad``, not stored on modules."""
+        """Does nothing, and that is torch's result: there are no stored gradients to clear.
+
+        torch accumulates gradients into ``p.grad`` until they are zeroed; JAX returns them
+        as values from ``jax.grad``, fresh on every call, so a training step behaves like a
+        torch step that called ``zero_grad()`` first. Accumulating over micro-batches is
+        written out: sum the gradient pytrees.
+        """
 
     # ------------------------------------------------------------------ buffers in forward
     def update_buffers(self, **values: jax.Array) -> None:
@@ -603,9 +766,122 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         return sorted(set(super().__dir__()))
 
 
-# Observers of every module call (``jaxnn.summary``); empty in normal use, so a call costs
-# one truthiness check at trace time.
-_recorders: list[Callable[[Module, Any], None]] = []
+class CallObserver(typing.Protocol):
+    """Sees every module call (``jaxnn.summary``'s forward hooks): ``before(module, args)``
+    when it starts, ``after(module, out)`` when it returns."""
+
+    def before(self, module: Module, args: tuple) -> None: ...
+
+    def after(self, module: Module, out: Any) -> None: ...
+
+
+# Empty in normal use, so a call costs two empty loops at trace time.
+_call_observers: list[CallObserver] = []
+
+
+def observed_call(module: Module, forward: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """``forward(*args, **kwargs)`` as ``Module.__call__`` runs it (torch inputs converted,
+    observers told), for a module that defines its own ``__call__``."""
+    args, kwargs = _inputs_from_torch(module, args, kwargs)
+    for observer in _call_observers:
+        observer.before(module, args)
+    out = forward(*args, **kwargs)
+    for observer in _call_observers:
+        observer.after(module, out)
+    return out
+
+
+class _StateDict(OrderedDict):
+    """What ``state_dict()`` returns: an OrderedDict of jax arrays that ``torch.save`` writes
+    as torch tensors.
+
+    ``torch.save(model.state_dict(), path)`` is the torch habit, and ``torch.load`` (with its
+    ``weights_only=True`` default) refuses to unpickle jax arrays. So when torch's pickler is
+    the one writing, the dict reduces to a plain ``OrderedDict`` of CPU tensors: what
+    ``torch_model.state_dict()`` would have saved, ready for ``torch_model.load_state_dict``.
+    Any other pickling (``pickle``, ``copy.deepcopy``, multiprocessing) keeps jax arrays.
+    """
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        if _pickled_by_torch_save():
+            from .interop._torch import _tensor  # torch is imported: torch.save is running
+
+            return (OrderedDict, (), None, None, iter([(k, _tensor(v)) for k, v in self.items()]))
+        return super().__reduce_ex__(protocol)
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        return "OrderedDict" + text[len(type(self).__name__) :]
+
+
+def _pickled_by_torch_save() -> bool:
+    # The pickler calls __reduce_ex__ without saying who it is; torch.save's is the one
+    # running inside torch.serialization's _save (or _legacy_save for the old format).
+    frame = sys._getframe(2)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name in ("_save", "_legacy_save") and (
+            frame.f_globals.get("__name__") == "torch.serialization"
+        ):
+            return True
+        frame = frame.f_back
+    return False
+
+
+# A subclass of OrderedDict is not a pytree node unless registered: keep
+# ``jax.tree.map(f, model.state_dict())`` working as it does on a plain OrderedDict.
+jax.tree_util.register_pytree_with_keys(
+    _StateDict,
+    lambda d: ([(jax.tree_util.DictKey(k), v) for k, v in d.items()], tuple(d)),
+    lambda keys, values: _StateDict(zip(keys, values, strict=True)),
+)
+
+
+_OPTIMIZER_HINT = (
+    "model.{what} is an iterator over the parameter arrays, for reading them "
+    "(sum(p.size for p in model.parameters())). jaxnn's optimizer takes the model itself: "
+    "`opt = nn.Optimizer(model, optax.adam(1e-3))`, then `step = opt.make_step(loss_fn)` "
+    "and `loss = step(x, y)` (the README's quick start). optax's own functions take a pytree "
+    "of parameters and return new values: `params, rest = eqx.partition(model, "
+    "nn.trainable(model))`, `opt_state = optax.adam(1e-3).init(params)`."
+)
+
+
+class _ParameterIterator:
+    """What ``parameters()`` / ``named_parameters()`` return: an iterator, as torch's
+    generator, that refuses to be an optimizer's argument with an error showing the JAX way.
+
+    A bare generator would be a pytree leaf, and optax would fail on it with ``zeros_like
+    requires ndarray`` or ``unsupported operand type(s) for *: 'int' and 'generator'``,
+    which names neither the mistake nor the fix.
+    """
+
+    __slots__ = ("_it", "_what")
+
+    def __init__(self, it: Iterator[Any], what: str) -> None:
+        self._it = it
+        self._what = what
+
+    def __iter__(self) -> _ParameterIterator:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._it)
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(_OPTIMIZER_HINT.format(what=self._what))
+
+    # optax.adam(model.parameters()) computes -1 * learning_rate; jnp/np conversions and
+    # jax.tree flattening (opt.init) are the other ways an optimizer touches it.
+    __mul__ = __rmul__ = __truediv__ = __rtruediv__ = __add__ = __radd__ = _refuse
+    __sub__ = __rsub__ = __neg__ = __float__ = __jax_array__ = __array__ = _refuse
+
+
+jax.tree_util.register_pytree_node(
+    _ParameterIterator,
+    lambda it: it._refuse(),
+    lambda aux, children: None,
+)
 
 
 class _DynamicChildren:
@@ -638,6 +914,8 @@ def _check_module(module: Any, allow_none: bool = False) -> None:
 
 
 def _check_float_dtype(dtype: Any) -> Any:
+    if _is_torch(dtype, "dtype"):  # torch.float16 -> its JAX name, "float16"
+        dtype = str(dtype).removeprefix("torch.")
     try:
         dt = jnp.dtype(dtype)
     except TypeError:
@@ -654,19 +932,31 @@ def _check_float_dtype(dtype: Any) -> Any:
     return dt
 
 
-def _device_from_string(device: str) -> jax.Device:
-    platform = {"cuda": "gpu", "gpu": "gpu", "cpu": "cpu", "tpu": "tpu"}.get(device.split(":")[0])
+def _device_from_string(device: Any) -> jax.Device:
+    """``"cuda:1"``, ``"cpu"``, ``torch.device("cuda")`` -> that JAX device, or a clear error."""
+    spec = str(device)  # torch.device prints as "cuda:0"
+    platform = {"cuda": "gpu", "gpu": "gpu", "cpu": "cpu", "tpu": "tpu"}.get(spec.split(":")[0])
+    available = ", ".join(str(d) for d in jax.devices())
     if platform is None:
         raise ValueError(
-            f"to({device!r}): unknown device; use 'cpu', 'cuda'/'gpu', 'tpu' or a jax.Device."
+            f"to({spec!r}): unknown device; use 'cpu', 'cuda'/'gpu' (optionally ':index'), "
+            f"'tpu', torch.device(...) or a jax.Device. jax.devices() lists [{available}]."
         )
-    index = int(device.split(":")[1]) if ":" in device else 0
+    index = spec.split(":")[1] if ":" in spec else "0"
     try:
-        return jax.devices(platform)[index]
-    except RuntimeError as e:
+        devices = jax.devices(platform)
+    except RuntimeError:
         raise RuntimeError(
-            f"to({device!r}): no {platform} device is available to JAX ({e})."
+            f"to({spec!r}): JAX sees no {platform} device; jax.devices() lists [{available}]. "
+            f"Install the JAX build for it (e.g. pip install -U 'jax[cuda12]'), or leave the "
+            f"model where it is: arrays already live on JAX's default device, jax.devices()[0]."
         ) from None
+    if not index.isdigit() or int(index) >= len(devices):
+        raise ValueError(
+            f"to({spec!r}): there is no {platform} device {index}; "
+            f"jax.devices({platform!r}) lists [{', '.join(str(d) for d in devices)}]."
+        )
+    return devices[int(index)]
 
 
 _FIELD_CACHE: dict[type, tuple[dataclasses.Field, ...]] = {}
@@ -688,6 +978,28 @@ def _field_names(cls: type) -> frozenset[str]:
         names = frozenset(f.name for f in dataclasses.fields(cls))
         _NAMES_CACHE[cls] = names
     return names
+
+
+_SCOPE_KEY_CACHE: dict[type, bool] = {}
+
+
+def _wants_scope_key(cls: type) -> bool:
+    """A forward jaxnn did not write, with a ``key`` parameter that defaults to None.
+
+    (jaxnn's own layers draw from the forward key scope themselves when they need to;
+    MultiheadAttention's ``key`` is torch's key tensor, a required argument.)
+    """
+    wants = _SCOPE_KEY_CACHE.get(cls)
+    if wants is None:
+        wants = _random.may_draw_key_cls(cls) and not getattr(cls, "_uses_key", False)
+        if wants:
+            try:
+                param = inspect.signature(cls.forward).parameters.get("key")
+            except (TypeError, ValueError):
+                param = None
+            wants = param is not None and param.default is None
+        _SCOPE_KEY_CACHE[cls] = wants
+    return wants
 
 
 def _accepts_key(cls: type) -> bool:

@@ -1,23 +1,35 @@
-"""``jaxnn.init``: torch.nn.init's initialisers as pure functions returning new arrays.
+"""``jaxnn.init``: torch.nn.init's initialisers, in place on modules as in torch.
 
-torch's ``nn.init.xavier_uniform_(w)`` fills ``w`` in place; JAX arrays are immutable, so
-here the same call returns a new array and the caller assigns it:
-``m.weight = init.xavier_uniform_(m.weight)``. The first argument is an array (its shape
-and dtype are used) or a shape tuple. Randomness comes from ``key=``, or from the global
-stream that ``jaxnn.manual_seed`` resets when no key is given (DESIGN rule 6). The
+``nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")`` fills the weight
+of ``m`` in place and returns it, as torch does: JAX arrays are immutable, so the new array
+is written into every module field that holds the argument (``m.weight``, and a tied
+weight's other holder too). That covers torch's init loops: ``for m in self.modules():``
+in ``__init__``, ``model.apply(init_weights)``, ``for p in model.parameters():`` and direct
+``nn.init.zeros_(model.fc.bias)``. Inside a JAX transformation a module cannot be edited
+and the call raises, naming ``eqx.tree_at``.
+
+The first argument may also be a shape tuple (or an array no module holds): the result is
+simply returned. Calling an initialiser for its effect on such an array (the result
+discarded) raises, since nothing would change. Randomness comes from ``key=``, or from the
+global stream that ``jaxnn.manual_seed`` resets when no key is given (DESIGN rule 6). The
 distributions and their parameters are torch's.
 
->>> import jaxnn
+>>> import jaxnn as nn
 >>> from jaxnn import init
 >>> w = init.kaiming_uniform_((4, 3), a=5 ** 0.5)
 >>> w.shape, bool((abs(w) <= 1 / 3 ** 0.5).all())
 ((4, 3), True)
+>>> m = nn.Linear(3, 2)
+>>> init.zeros_(m.bias) is m.bias     # written into m, and returned
+True
 """
 
 from __future__ import annotations
 
+import dis
 import functools
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _random
+from . import _inplace, _random
 
 __all__ = [
     "calculate_gain",
@@ -151,6 +163,64 @@ def _draw(
     return jnp.asarray((shift + scale * host).astype(dtype))
 
 
+_DISCARDS: dict[tuple[Any, int], bool] = {}
+
+
+def _result_discarded(frame: Any) -> bool:
+    """Whether the call being made at ``frame`` is a statement whose value is dropped.
+
+    torch code calls ``nn.init.zeros_(w)`` for its effect. When no module holds ``w`` the
+    effect cannot happen, and only a call whose result is used still means something; the
+    bytecode after the call (``POP_TOP``) says which one this is.
+    """
+    where = (frame.f_code, frame.f_lasti)
+    found = _DISCARDS.get(where)
+    if found is None:
+        # f_lasti is the call instruction or, from Python 3.11, its last inline cache
+        # entry: the next instruction is the first one after it either way.
+        ins = dis.get_instructions(frame.f_code)
+        nxt = next((x for x in ins if x.offset > frame.f_lasti), None)
+        found = nxt is not None and nxt.opname == "POP_TOP"
+        _DISCARDS[where] = found
+    return found
+
+
+def _is_tensor(tensor: Any) -> bool:
+    return isinstance(tensor, jax.Array | np.ndarray)
+
+
+def _in_place(fn: Any) -> Any:
+    """Make ``fn(tensor, ...) -> new`` write ``new`` into the modules holding ``tensor``."""
+
+    @functools.wraps(fn)
+    def init_(tensor: Any, *args: Any, **kwargs: Any) -> jax.Array:
+        new = fn(tensor, *args, **kwargs)
+        if not _is_tensor(tensor):
+            return new  # a shape: nothing to fill
+        stored = _inplace.write(tensor, new, f"nn.init.{fn.__name__}(...)")
+        if stored is not None:
+            return stored
+        if _result_discarded(sys._getframe(1)):
+            where = (
+                "inside a JAX transformation, where modules cannot change"
+                if isinstance(tensor, jax.core.Tracer)
+                else "and no jaxnn module is known to hold this array"
+            )
+            raise RuntimeError(
+                f"nn.init.{fn.__name__}(tensor) was called for its effect, but a JAX array "
+                f"cannot be filled in place {where}, so nothing would change. Use the "
+                f"returned array: `w = nn.init.{fn.__name__}(w, ...)`, or "
+                f"`model = eqx.tree_at(lambda m: m.weight, model, nn.init.{fn.__name__}"
+                f"(model.weight))` inside a transformation. A module made by eqx.combine or "
+                f"jax.tree.map is found once walked: initialise through model.modules(), "
+                f"model.parameters() or model.apply(fn)."
+            )
+        return new
+
+    return init_
+
+
+@_in_place
 def uniform_(
     tensor: Any, a: float = 0.0, b: float = 1.0, *, key: jax.Array | None = None, dtype: Any = None
 ) -> jax.Array:
@@ -159,6 +229,7 @@ def uniform_(
     return _draw(key, "uniform", shape, dtype, scale=b - a, shift=a)
 
 
+@_in_place
 def normal_(
     tensor: Any,
     mean: float = 0.0,
@@ -172,6 +243,7 @@ def normal_(
     return _draw(key, "normal", shape, dtype, scale=std, shift=mean)
 
 
+@_in_place
 def trunc_normal_(
     tensor: Any,
     mean: float = 0.0,
@@ -191,22 +263,28 @@ def trunc_normal_(
     return jnp.clip(z, a, b).astype(dtype)
 
 
+@_in_place
 def constant_(tensor: Any, val: float, *, dtype: Any = None) -> jax.Array:
     """Every value ``val``."""
     shape, dtype = _shape_dtype(tensor, dtype)
     return jnp.full(shape, val, dtype)
 
 
+@_in_place
 def ones_(tensor: Any, *, dtype: Any = None) -> jax.Array:
     """Every value 1."""
-    return constant_(tensor, 1.0, dtype=dtype)
+    shape, dtype = _shape_dtype(tensor, dtype)
+    return constant_(shape, 1.0, dtype=dtype)
 
 
+@_in_place
 def zeros_(tensor: Any, *, dtype: Any = None) -> jax.Array:
     """Every value 0."""
-    return constant_(tensor, 0.0, dtype=dtype)
+    shape, dtype = _shape_dtype(tensor, dtype)
+    return constant_(shape, 0.0, dtype=dtype)
 
 
+@_in_place
 def eye_(tensor: Any, *, dtype: Any = None) -> jax.Array:
     """The identity matrix (2-D only, as torch)."""
     shape, dtype = _shape_dtype(tensor, dtype)
@@ -215,6 +293,7 @@ def eye_(tensor: Any, *, dtype: Any = None) -> jax.Array:
     return jnp.eye(shape[0], shape[1], dtype=dtype)
 
 
+@_in_place
 def dirac_(tensor: Any, groups: int = 1, *, dtype: Any = None) -> jax.Array:
     """The Dirac delta for 3-5-D conv weights: convolution with it preserves channels."""
     shape, dtype = _shape_dtype(tensor, dtype)
@@ -234,6 +313,7 @@ def dirac_(tensor: Any, groups: int = 1, *, dtype: Any = None) -> jax.Array:
     return w
 
 
+@_in_place
 def xavier_uniform_(
     tensor: Any, gain: float = 1.0, *, key: jax.Array | None = None, dtype: Any = None
 ) -> jax.Array:
@@ -244,6 +324,7 @@ def xavier_uniform_(
     return uniform_(shape, -bound, bound, key=key, dtype=dtype)
 
 
+@_in_place
 def xavier_normal_(
     tensor: Any, gain: float = 1.0, *, key: jax.Array | None = None, dtype: Any = None
 ) -> jax.Array:
@@ -254,6 +335,7 @@ def xavier_normal_(
     return normal_(shape, 0.0, std, key=key, dtype=dtype)
 
 
+@_in_place
 def kaiming_uniform_(
     tensor: Any,
     a: float = 0,
@@ -272,6 +354,7 @@ def kaiming_uniform_(
     return uniform_(shape, -bound, bound, key=key, dtype=dtype)
 
 
+@_in_place
 def kaiming_normal_(
     tensor: Any,
     a: float = 0,
@@ -289,6 +372,7 @@ def kaiming_normal_(
     return normal_(shape, 0.0, std, key=key, dtype=dtype)
 
 
+@_in_place
 def orthogonal_(
     tensor: Any, gain: float = 1, *, key: jax.Array | None = None, dtype: Any = None
 ) -> jax.Array:
@@ -312,6 +396,7 @@ def orthogonal_(
     return (gain * q).reshape(shape).astype(dtype)
 
 
+@_in_place
 def sparse_(
     tensor: Any,
     sparsity: float,

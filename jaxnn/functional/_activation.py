@@ -39,7 +39,7 @@ from ._activation_smooth import (
     tanhshrink,
 )
 from ._activation_softmax import glu, log_softmax, softmax, softmin
-from ._utils import check_input_dtype, expand_channel
+from ._utils import check_input_dtype, expand_channel, torch_relu
 
 __all__ = [
     "relu",
@@ -77,16 +77,18 @@ def _as_int(v: float, dtype: jnp.dtype) -> int:
     return int(min(max(v, info.min), info.max))
 
 
-def _clamp_strict(x: jax.Array, lo: float, hi: float) -> jax.Array:
+def _clamp_strict(x: jax.Array, lo: float, hi: float, nan_grad: bool = True) -> jax.Array:
     """``clip(x, lo, hi)`` with torch's hardtanh gradient: 1 strictly inside, 0 on the bounds.
 
-    ``jnp.clip`` would give 0.5 at a bound. NaN stays NaN (clip propagates it). An integer
+    ``jnp.clip`` would give 0.5 at a bound. NaN stays NaN, with gradient 1 where torch's
+    backward zeroes it only for ``x <= lo or x >= hi`` (hardtanh, relu6), and 0 with
+    ``nan_grad=False`` where it passes it only for ``lo < x < hi`` (hardsigmoid). An integer
     input stays integer, its bounds truncated toward zero as torch casts them.
     """
     if jnp.issubdtype(x.dtype, jnp.integer):
         return jnp.clip(x, _as_int(lo, x.dtype), _as_int(hi, x.dtype)).astype(x.dtype)
-    inside = (x > lo) & (x < hi)
-    return jnp.where(inside, x, lax.stop_gradient(jnp.clip(x, lo, hi)))
+    outside = (x <= lo) | (x >= hi) if nan_grad else ~((x > lo) & (x < hi))
+    return jnp.where(outside, lax.stop_gradient(jnp.clip(x, lo, hi)), x)
 
 
 @partial(jax.jit, static_argnames=("inplace",))
@@ -105,7 +107,7 @@ def relu(input: jax.Array, inplace: bool = False) -> jax.Array:
     Array([0., 0., 2.], dtype=float32)
     """
     check_input_dtype(input, "relu", allow_int=True)
-    return jax.nn.relu(input)
+    return torch_relu(input)
 
 
 @partial(jax.jit, static_argnames=("inplace",))
@@ -183,7 +185,10 @@ def prelu(input: jax.Array, weight: jax.Array) -> jax.Array:
             f"{weight.size} and channel size = {channels}. weight must have 1 or "
             f"input.shape[1] elements (input shape {input.shape}; a 0-d/1-d input has 1 channel)."
         )
-    return jnp.where(input > 0, input, w * input)
+    # The slope branch sees 0 where it is not taken: an inf or NaN slope would otherwise
+    # give a positive input the gradient inf * 0 = NaN (torch: 1).
+    negative = jnp.where(input > 0, jnp.zeros_like(input), input)
+    return jnp.where(input > 0, input, w * negative)
 
 
 @partial(jax.jit, static_argnames=("min_val", "max_val", "inplace"))
@@ -229,7 +234,7 @@ def hardsigmoid(input: jax.Array, inplace: bool = False) -> jax.Array:
     Array([0. , 0.5, 1. ], dtype=float32)
     """
     check_input_dtype(input, "hardsigmoid")
-    return _clamp_strict(input + 3.0, 0.0, 6.0) / 6.0
+    return _clamp_strict(input + 3.0, 0.0, 6.0, nan_grad=False) / 6.0
 
 
 @partial(jax.jit, static_argnames=("inplace",))
@@ -248,7 +253,12 @@ def hardswish(input: jax.Array, inplace: bool = False) -> jax.Array:
     Array([-0.    ,  0.6667,  4.    ], dtype=float32)
     """
     check_input_dtype(input, "hardswish")
-    return input * _clamp_strict(input + 3.0, 0.0, 6.0) / 6.0
+    # torch's branches: 0 where x <= -3 (x * 0 keeps -inf -> NaN as torch does), x where
+    # x >= 3 or NaN (gradient 1), the parabola in between, fed 0 elsewhere so that its
+    # gradient is not inf * 0 = NaN at +-inf.
+    low, mid = input <= -3.0, (input > -3.0) & (input < 3.0)
+    m = jnp.where(mid, input, jnp.zeros_like(input))
+    return jnp.where(low, input * 0.0, jnp.where(mid, m * (m + 3.0) / 6.0, input))
 
 
 @partial(jax.jit, static_argnames=("lambd",))

@@ -39,10 +39,12 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 
 def _elu(x: jax.Array, alpha: float, input_scale: float = 1.0) -> jax.Array:
-    # torch takes the negative branch at 0 (grad alpha there). The exponent is fed 0 on the
-    # positive side so a huge x cannot put inf * 0 = NaN into the gradient.
-    neg = jnp.where(x > 0, jnp.zeros_like(x), x)
-    return jnp.where(x > 0, x, alpha * jnp.expm1(neg * input_scale))
+    # torch takes the negative branch where x <= 0: at 0 (grad alpha there), not at NaN
+    # (grad 1 there, like a positive x). The exponent is fed 0 on the positive side so a
+    # huge x cannot put inf * 0 = NaN into the gradient.
+    neg = x <= 0
+    safe = jnp.where(neg, x, jnp.zeros_like(x))
+    return jnp.where(neg, alpha * jnp.expm1(safe * input_scale), x)
 
 
 @partial(jax.jit, static_argnames=("alpha", "inplace"))
@@ -151,7 +153,8 @@ def silu(input: jax.Array, inplace: bool = False) -> jax.Array:
     >>> [round(v, 4) for v in F.silu(jnp.array([-1.0, 1.0])).tolist()]
     [-0.2689, 0.7311]
     """
-    check_input_dtype(input, "silu")
+    if not jnp.iscomplexobj(input):  # torch computes the complex forward too
+        check_input_dtype(input, "silu")
     return input * jax.nn.sigmoid(input)
 
 
@@ -249,7 +252,8 @@ def softsign(input: jax.Array) -> jax.Array:
     >>> F.softsign(jnp.array([-3.0, 1.0]))
     Array([-0.75,  0.5 ], dtype=float32)
     """
-    check_input_dtype(input, "softsign", allow_int=True)
+    if not jnp.iscomplexobj(input):  # torch computes the complex forward too
+        check_input_dtype(input, "softsign", allow_int=True)
     return input / (jnp.abs(input) + 1.0)
 
 
@@ -267,7 +271,8 @@ def tanhshrink(input: jax.Array) -> jax.Array:
     >>> F.tanhshrink(jnp.array([0.0, 1.0])).round(4)
     Array([0.    , 0.2384], dtype=float32)
     """
-    check_input_dtype(input, "tanhshrink", allow_int=True)
+    if not jnp.iscomplexobj(input):  # torch computes the complex forward too
+        check_input_dtype(input, "tanhshrink", allow_int=True)
     return input - jnp.tanh(input)
 
 

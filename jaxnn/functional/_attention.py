@@ -8,6 +8,7 @@ import math
 import jax
 import jax.numpy as jnp
 
+from .._random import draw_forward_key, key_hint
 from ._loss_common import broadcast_shape
 
 __all__ = ["scaled_dot_product_attention"]
@@ -67,7 +68,8 @@ def scaled_dot_product_attention(
         scale: score scale; default :math:`1 / \sqrt{E}`.
         enable_gqa: grouped-query attention: ``key``/``value`` have ``Hk`` heads (dim -3)
             that are each repeated ``Hq // Hk`` times to match ``query``'s ``Hq`` heads.
-        dropout_key: ``jax.random`` key, required when ``dropout_p > 0``.
+        dropout_key: ``jax.random`` key, required when ``dropout_p > 0`` (inside a module
+            call given ``key=``, a subkey of that key is used when it is omitted).
 
     Shape:
         - query: ``(N, ..., Hq, L, E)``; key: ``(N, ..., H, S, E)``; value:
@@ -106,10 +108,14 @@ def scaled_dot_product_attention(
     if not 0.0 <= dropout_p <= 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {dropout_p}.")
     if dropout_p > 0.0 and dropout_key is None:
+        dropout_key = draw_forward_key()  # a custom forward reached by model(x, key=...)
+    if dropout_p > 0.0 and dropout_key is None:
         raise ValueError(
             f"dropout_p={dropout_p} needs a PRNG key: pass "
-            "scaled_dot_product_attention(q, k, v, dropout_p=..., dropout_key=jax.random.key(0)), "
-            "or dropout_p=0.0 at evaluation."
+            "scaled_dot_product_attention(q, k, v, dropout_p=..., dropout_key=sub), or call the "
+            "module whose forward calls it with model(x, key=sub); "
+            + key_hint("scaled_dot_product_attention(q, k, v, dropout_p=..., dropout_key=sub)")
+            + "; or dropout_p=0.0 at evaluation."
         )
     if is_causal and attn_mask is not None:
         raise ValueError(

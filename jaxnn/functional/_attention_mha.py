@@ -15,13 +15,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from .._random import draw_forward_key, key_hint
 from ._activation_softmax import softmax
 from ._attention import scaled_dot_product_attention
 from ._dropout import dropout
 from ._linear import linear
 
 __all__ = ["multi_head_attention_forward"]
-
 
 
 def _dtype_or_none(mask: jax.Array | None) -> Any:
@@ -184,7 +184,8 @@ def multi_head_attention_forward(
     """torch's ``F.multi_head_attention_forward``, sequence-first: ``(L, N, E)`` or ``(L, E)``.
 
     Same arguments and results as torch; the PRNG key for dropout on the attention weights
-    is the keyword-only ``dropout_key`` (required when ``training`` and ``dropout_p > 0``).
+    is the keyword-only ``dropout_key`` (required when ``training`` and ``dropout_p > 0``;
+    inside a module call given ``key=``, a subkey of that key is used when it is omitted).
     Boolean masks mark with ``True`` the positions to ignore; float masks are added.
     With ``need_weights=True`` the weights are computed explicitly (a query whose keys are
     all masked gives NaN, as in torch); otherwise ``scaled_dot_product_attention`` runs
@@ -327,10 +328,13 @@ def multi_head_attention_forward(
     if not training:
         dropout_p = 0.0
     if dropout_p > 0.0 and dropout_key is None:
+        dropout_key = draw_forward_key()  # a custom forward reached by model(x, key=...)
+    if dropout_p > 0.0 and dropout_key is None:
         raise ValueError(
             f"multi_head_attention_forward with dropout_p={dropout_p} in training mode needs a "
-            f"PRNG key: pass dropout_key=jax.random.key(0) (split a fresh one per step), or "
-            f"training=False for evaluation."
+            f"PRNG key: pass dropout_key=sub; "
+            + key_hint("multi_head_attention_forward(..., dropout_key=sub)")
+            + "; or training=False for evaluation."
         )
 
     if need_weights:

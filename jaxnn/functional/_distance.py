@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._utils import normalize_dim
+from ._utils import normalize_dim, torch_sign
 
 __all__ = ["cosine_similarity", "pairwise_distance", "pdist"]
 
@@ -56,8 +56,8 @@ def _vector_norm_jvp(p, axis, keepdims, split_ties, primals, tangents):
     norm = _vector_norm(x, p, axis, True, split_ties)
     if p == 0:
         dot = jnp.zeros_like(norm)
-    elif p == 1:
-        dot = jnp.sum(jnp.sign(x) * t, axis=axis, keepdims=True)
+    elif p == 1:  # (torch's sign: a NaN entry gets gradient 0, as in torch)
+        dot = jnp.sum(torch_sign(x) * t, axis=axis, keepdims=True)
     elif math.isinf(p):
         hit = (jnp.abs(x) == norm).astype(x.dtype)
         dot = jnp.sum(jnp.sign(x) * hit * t, axis=axis, keepdims=True)

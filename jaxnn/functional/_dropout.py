@@ -1,7 +1,9 @@
 """Dropout and its channel-wise and self-normalising variants.
 
 Randomness comes from the keyword-only ``key`` (a ``jax.random.key``), never from global
-state: a call that needs randomness (``training=True`` and ``0 < p < 1``) and gets no key
+state. Without ``key``, a call inside a module call that was given ``key=`` (a custom
+``forward`` calling ``F.dropout(x, p, training=self.training)``) splits one off that key;
+with no key anywhere, a call that needs randomness (``training=True`` and ``0 < p < 1``)
 raises. ``training=False`` or ``p = 0`` is the identity and ``p = 1`` gives zeros; neither
 needs a key. The masks are drawn with ``jax.random.bernoulli``, so they cannot equal torch's
 bits; the distribution, the scaling and the gradient (the scaled mask) are torch's.
@@ -18,7 +20,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from .._random import check_key
+from .._random import check_key, draw_forward_key, key_hint
 
 __all__ = [
     "dropout",
@@ -68,10 +70,16 @@ def _dropout_impl(
             f"{input.shape}; {name} zeroes whole channels of (N, C, *) inputs."
         )
     if key is None:
+        # A custom forward that calls F.dropout is reached through a module call that may
+        # have been given key=: that key is the forward's randomness (torch: global RNG).
+        key = draw_forward_key()
+    if key is None:
         raise ValueError(
-            f"{name}() in training mode needs a PRNG key: "
-            f"F.{name}(x, p={p}, training=True, key=jax.random.key(0)); split a fresh key "
-            "for every call, or pass training=False for evaluation."
+            f"{name}(p={p}) in training mode needs a PRNG key and got none: pass "
+            f"F.{name}(x, p={p}, training=True, key=sub), or call the module whose forward "
+            f"calls it with model(x, key=sub); "
+            + key_hint()
+            + "; or pass training=False for evaluation."
         )
     return _apply_mask(input, key, p, feature, alpha)
 

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from ._utils import expand_last
 
-__all__ = ["linear", "bilinear"]
+__all__ = ["linear", "bilinear"]  # (and linear_shape_error, for nn.Linear)
 
 
 def _check_same_dtype(name: str, *arrays: jax.Array | None) -> None:
@@ -25,6 +25,42 @@ def _check_same_dtype(name: str, *arrays: jax.Array | None) -> None:
             f"{name}(): expected all arrays to have the same dtype, but got "
             f"{' and '.join(str(d) for d in dtypes)}; cast them with .astype(...) first."
         )
+
+
+def linear_shape_error(
+    input_shape: tuple[int, ...], weight_shape: tuple[int, ...], layer: str | None = None
+) -> str:
+    """torch's message for ``input @ weight.T`` with mismatched sizes, and the fix.
+
+    ``layer`` (``nn.Linear`` passes its repr) says the weight is right by construction, so
+    the input is what to change; in ``F.linear`` either may be wrong, and a weight written
+    the other way round, ``(in, out)``, is the common porting mistake.
+    """
+    n_in = input_shape[-1]
+    out, w_in = weight_shape
+    # torch flattens the leading dims of input into rows and multiplies by weight.T.
+    head = (
+        f"mat1 and mat2 shapes cannot be multiplied ({math.prod(input_shape[:-1])}x{n_in} "
+        f"and {w_in}x{out})"
+    )
+    if layer is not None:
+        return (
+            f"{head}: {layer} takes input of shape (*, {w_in}), got {tuple(input_shape)}. The "
+            f"input's last dimension must be in_features = {w_in}: reshape or flatten the "
+            f"input, or build the layer with in_features={n_in}."
+        )
+    if out == n_in:
+        hint = (
+            f"if w is (in_features, out_features) (the x @ W convention), transpose it: pass "
+            f"w.T of shape {weight_shape[::-1]}; otherwise the input's last dimension must be "
+            f"{w_in}"
+        )
+    else:
+        hint = f"the input's last dimension must equal weight.shape[1] = {w_in}, got {n_in}"
+    return (
+        f"{head}; F.linear takes weight of shape (out_features, in_features), got "
+        f"{tuple(weight_shape)}: {hint}."
+    )
 
 
 def _add_bias(name: str, out: jax.Array, bias: jax.Array | None, hint: str) -> jax.Array:
@@ -88,18 +124,7 @@ def linear(input: jax.Array, weight: jax.Array, bias: jax.Array | None = None) -
             )
         return jnp.matmul(input, weight)
     if weight.shape[1] != n_in:
-        # torch flattens the leading dims of input into rows and multiplies by weight.T.
-        rows = math.prod(input.shape[:-1])
-        hint = (
-            f"transpose it: pass w.T of shape {weight.shape[::-1]}"
-            if weight.shape[0] == n_in
-            else f"its second dimension must equal input.shape[-1] = {n_in}"
-        )
-        raise ValueError(
-            f"mat1 and mat2 shapes cannot be multiplied ({rows}x{n_in} and "
-            f"{weight.shape[1]}x{weight.shape[0]}); F.linear takes weight of shape "
-            f"(out_features, in_features), got {weight.shape}: {hint}."
-        )
+        raise ValueError(linear_shape_error(input.shape, weight.shape))
     out = jnp.matmul(input, weight.T)
     return _add_bias(
         "linear", out, bias, f"bias should have shape (out_features,) = ({weight.shape[0]},)"

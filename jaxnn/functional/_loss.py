@@ -145,7 +145,11 @@ def _nll(
         w = valid.astype(logp.dtype)
     else:
         w = jnp.where(valid, jnp.take(weight.astype(logp.dtype), safe, mode="clip"), 0)
-    loss = -picked * w
+    # Ignored elements are cut off by ``where``, not by their zero weight: with every target
+    # ignored the 'mean' divides by zero, and d(sum/0) = inf times a zero weight would be
+    # NaN. torch writes zero gradients there (its loss is NaN, 0/0); a kept target whose
+    # class weight is 0 still gets torch's NaN gradient.
+    loss = jnp.where(valid, -picked * w, 0)
     if reduction == "mean":
         # Like torch: divided by the summed weight of non-ignored targets (NaN if none).
         return jnp.sum(loss) / jnp.sum(w), w, valid

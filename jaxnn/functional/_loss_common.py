@@ -1,8 +1,9 @@
 """Private helpers shared by the loss files (``_loss*.py``); nothing public here.
 
 They reproduce three torch conventions the losses rely on: the legacy reduction flags,
-torch's broadcasting error, and the gradient torch picks at a kink (``abs'(0) = 0``,
-``clamp_min`` passing the gradient at the boundary).
+torch's broadcasting error, and what torch's kernels do at a kink and at NaN
+(``abs'(0) = abs'(NaN) = 0``, ``clamp_min`` passing the gradient at the boundary and
+propagating NaN, the margin kernels dropping it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._utils import REDUCTIONS, check_choice, legacy_reduction
+from ._utils import REDUCTIONS, check_choice, legacy_reduction, torch_sign
 
 
 def resolve_reduction(
@@ -84,17 +85,32 @@ def warn_size_mismatch(input: jax.Array, target: jax.Array) -> None:
 
 
 def torch_abs(x: jax.Array) -> jax.Array:
-    """``|x|`` with torch's gradient ``sign(x)`` (0 at 0); ``jnp.abs`` gives 1 at 0."""
-    return x * jax.lax.stop_gradient(jnp.sign(x))
+    """``|x|`` with torch's gradient ``sign(x)``: 0 at 0 and at NaN; ``jnp.abs`` gives 1 at 0.
+
+    A complex ``x`` has a real modulus (torch's l1_loss of complex inputs); JAX's gradient
+    of ``jnp.abs`` there is already 0 at 0.
+    """
+    if jnp.iscomplexobj(x):
+        return jnp.abs(x)
+    return x * jax.lax.stop_gradient(torch_sign(x))
 
 
 def clamp_min0(x: jax.Array) -> jax.Array:
-    """torch's ``clamp_min(x, 0)``: its gradient passes at ``x == 0`` (unlike relu's)."""
-    return jnp.where(x >= 0, x, jnp.zeros_like(x))
+    """torch's ``clamp_min(x, 0)``: NaN stays NaN, and the gradient is ``x >= 0``'s mask.
+
+    So the gradient passes at ``x == 0`` (unlike relu's) and is 0 at NaN. A plain
+    ``where(x >= 0, x, 0)`` would turn a NaN loss into 0: a diverged model looking fine.
+    """
+    clamped = jnp.where(x >= 0, x, jnp.zeros_like(x))
+    return jnp.where(jnp.isnan(x), jax.lax.stop_gradient(x), clamped)
 
 
 def hinge(x: jax.Array) -> jax.Array:
-    """``max(x, 0)`` with zero gradient at ``x == 0`` (torch's margin kernels test ``z > 0``)."""
+    """``max(x, 0)`` as torch's margin kernels compute it: ``x if x > 0 else 0``.
+
+    The gradient is 0 at ``x == 0``, and a NaN term counts as 0, as in torch's
+    ``multi_margin_loss`` / ``multilabel_margin_loss`` kernels (checked against them).
+    """
     return jnp.where(x > 0, x, jnp.zeros_like(x))
 
 

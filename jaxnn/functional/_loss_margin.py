@@ -205,6 +205,9 @@ def multilabel_margin_loss(
     """
     reduction = resolve_reduction(size_average, reduce, reduction)
     input, target = as_array(input), as_array(target)
+    if input.ndim == 0 and target.ndim == 0:
+        # torch reads a 0-d input as one class (C = 1), with a 0-d target list.
+        input, target = input[None], target[None]
     _check_vector_or_matrix(input, "multilabel_margin_loss")
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(
@@ -328,6 +331,8 @@ def multi_margin_loss(
         weight = as_array(weight)
         if weight.ndim != 1:
             raise ValueError(f"weight must be one-dimensional, got shape {weight.shape}.")
+    if input.ndim == 0:
+        input = input[None]  # torch reads a 0-d input as one class (C = 1)
     _check_vector_or_matrix(input, "multi_margin_loss")
     C = input.shape[-1]
     n = input.shape[0] if input.ndim == 2 else 1

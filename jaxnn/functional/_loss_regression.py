@@ -67,10 +67,16 @@ def _pointwise_impl(input, target, weight, *, reduction, kind, param):
         loss = d * d
     elif kind == "l1" or (kind == "smooth_l1" and param == 0.0):
         loss = ad
-    elif kind == "smooth_l1":
-        loss = jnp.where(ad < param, 0.5 * d * d / param, ad - 0.5 * param)
-    else:  # huber
-        loss = jnp.where(ad < param, 0.5 * d * d, param * (ad - 0.5 * param))
+    else:
+        # torch's backward takes the quadratic branch unless |d| >= beta (delta), so NaN
+        # gets d / beta = NaN there; the quadratic branch sees 0 where it is not taken, or
+        # its gradient would be 0 * inf = NaN at d = +-inf (torch: +-1, +-delta).
+        linear = ad >= param
+        dq = jnp.where(linear, jnp.zeros_like(d), d)
+        if kind == "smooth_l1":
+            loss = jnp.where(linear, ad - 0.5 * param, 0.5 * dq * dq / param)
+        else:  # huber
+            loss = jnp.where(linear, param * (ad - 0.5 * param), 0.5 * dq * dq)
     if weight is None:
         return apply_reduction(loss, reduction)
     loss, weight = broadcast_all(loss, weight.astype(dtype))
@@ -338,8 +344,9 @@ def gaussian_nll_loss(
 def _gaussian_impl(input, target, var, *, full, eps, reduction):
     dtype = float_dtype(input, target, var)
     input, target, var = broadcast_all(input.astype(dtype), target.astype(dtype), var.astype(dtype))
-    # torch clamps a clone in-place under no_grad: straight-through gradient for var.
-    var = var + jax.lax.stop_gradient(jnp.maximum(var, eps) - var)
+    # torch clamps a clone in-place under no_grad: straight-through gradient for var. Only
+    # where the clamp bites: var + (eps - var) elsewhere would make var = inf a NaN (torch: inf).
+    var = jnp.where(var < eps, var + jax.lax.stop_gradient(eps - var), var)
     d = input - target
     loss = 0.5 * (jnp.log(var) + d * d / var)
     if full:

@@ -134,6 +134,9 @@ def batch_norm_with_stats(
         [0.3, 0.4, 1.5667, 1.5667]
     """
     check_input_dtype(input, "batch_norm")
+    if input.ndim < 2 and input.size == 0:
+        # torch returns an empty input as it is, whatever its rank, before any shape check.
+        return input, running_mean, running_var
     if input.ndim < 2:
         raise ValueError(
             f"batch_norm expects an input of shape (N, C, *) with at least 2 dimensions, "

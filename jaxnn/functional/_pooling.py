@@ -44,7 +44,7 @@ from ._pooling_adaptive import (
     plane_iota,
     take_plane,
 )
-from ._utils import ntuple
+from ._utils import ntuple, torch_relu
 
 _Size = int | tuple[int, ...]
 
@@ -270,8 +270,9 @@ def _lp_pool_kernel(x, n, name, norm_type, k, stride, ceil_mode):
         return -_max_pool(n, name, -jnp.abs(x), k, stride, 0, 1, ceil_mode, False)
     out = _avg_pool(n, name, x**norm_type, k, stride, 0, ceil_mode, True, None)
     # torch's formula verbatim: sign*relu(|.|) is the identity in value, but relu'(0) = 0
-    # makes an all-zero window's gradient 0 instead of 0 * inf = nan.
-    return (jnp.sign(out) * jax.nn.relu(jnp.abs(out)) * math.prod(k)) ** (1.0 / norm_type)
+    # makes an all-zero window's gradient 0 instead of 0 * inf = nan (and torch's relu
+    # passes a NaN window's NaN gradient on to every element of the window).
+    return (jnp.sign(out) * torch_relu(jnp.abs(out)) * math.prod(k)) ** (1.0 / norm_type)
 
 
 _MAX_DOC = """Apply a {n}D max pooling over an input of {n} spatial dims.

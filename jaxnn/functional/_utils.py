@@ -79,6 +79,23 @@ def opmath(x: jax.Array) -> jax.Array:
     return x
 
 
+# torch's kernels at NaN: these two are used wherever torch computes relu or abs, so that a
+# NaN flows through the gradient as it does in torch (jax.nn.relu and jnp.sign stop or
+# multiply it differently).
+def torch_relu(x: jax.Array) -> jax.Array:
+    """``max(x, 0)`` with torch's gradient: 0 where ``x <= 0``, 1 elsewhere, NaN included.
+
+    ``jax.nn.relu``'s gradient is 0 at NaN, so a NaN activation would stop its gradient.
+    """
+    return jnp.where(x <= 0, jnp.zeros_like(x), x)
+
+
+def torch_sign(x: jax.Array) -> jax.Array:
+    """``sign(x)`` as torch's ``abs``/``l1`` backward uses it: 0 at 0 and at NaN (``jnp.sign``: NaN)."""
+    one = jnp.ones_like(x)
+    return jnp.where(x > 0, one, jnp.where(x < 0, -one, jnp.zeros_like(x)))
+
+
 def normalize_dim(dim: int, ndim: int, name: str = "dim") -> int:
     """Wrap a negative dimension like torch and raise torch's IndexError when out of range."""
     lo, hi = -max(ndim, 1), max(ndim, 1) - 1

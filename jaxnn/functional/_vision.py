@@ -25,6 +25,7 @@ __all__ = [
     "pixel_shuffle",
     "pixel_unshuffle",
     "channel_shuffle",
+    "native_channel_shuffle",
     "grid_sample",
     "affine_grid",
 ]
@@ -326,6 +327,15 @@ def channel_shuffle(input: jax.Array, groups: int) -> jax.Array:
             f"Number of channels must be divisible by groups. Got {c} channels and {groups} groups."
         )
     return _channel_shuffle_core(input, groups)
+
+
+def native_channel_shuffle(input: jax.Array, groups: int) -> jax.Array:
+    """``channel_shuffle`` under torch's name for its native kernel (the same numbers).
+
+    >>> native_channel_shuffle(jnp.arange(4.0).reshape(1, 4, 1), 2).ravel()
+    Array([0., 2., 1., 3.], dtype=float32)
+    """
+    return channel_shuffle(input, groups)
 
 
 @partial(jax.jit, static_argnames="groups")

@@ -30,10 +30,18 @@ def _unnormalize(coord: jax.Array, size: int, align_corners: bool) -> jax.Array:
 
 
 def _clip(coord: jax.Array, size: int) -> jax.Array:
-    # torch treats the borders as out of bounds for the gradient: it is 1 only strictly
-    # inside (0, size - 1), which jnp.clip (0.5 at a tie) would not give.
+    """Clamp to ``[0, size - 1]`` as torch's ``clip_coordinates`` does.
+
+    A NaN coordinate clamps to 0 (torch's kernels read the border pixel there). The
+    gradient is the coordinate's times 1 strictly inside ``(0, size - 1)`` and times 0
+    elsewhere: a multiplication as in torch, so an infinite upstream gradient on the
+    border gives NaN, and jnp.clip's 0.5 at a tie is avoided.
+    """
     hi = size - 1
-    return jnp.where(coord <= 0, 0.0, jnp.where(coord >= hi, float(hi), coord)).astype(coord.dtype)
+    value = jnp.where(coord > 0, jnp.where(coord >= hi, float(hi), coord), 0.0).astype(coord.dtype)
+    inside = ((coord > 0) & (coord < hi)).astype(coord.dtype)
+    finite = jnp.where(jnp.isfinite(coord), coord, jnp.zeros_like(coord))
+    return jax.lax.stop_gradient(value) + (finite - jax.lax.stop_gradient(finite)) * inside
 
 
 def _reflect(coord: jax.Array, twice_low: int, twice_high: int) -> jax.Array:
@@ -60,6 +68,14 @@ def _pad_coord(coord: jax.Array, size: int, padding_mode: str, align_corners: bo
     return coord
 
 
+def _index(coord: jax.Array) -> jax.Array:
+    """Integer tap index of a float coordinate; NaN, +-inf and huge values become an index
+    far out of bounds (a float -> int cast would turn NaN into 0, a real pixel: torch reads
+    nothing there)."""
+    far = -(2.0**30)
+    return jnp.where(jnp.abs(coord) < -far, coord, far).astype(jnp.int32)
+
+
 def _sample_taps(
     x: jax.Array, idx: list[jax.Array], w: jax.Array, sizes: tuple[int, ...]
 ) -> jax.Array:
@@ -81,7 +97,12 @@ def _sample_taps(
     flat = jnp.reshape(x, (n, c, math.prod(sizes)))
     vals = jax.vmap(lambda f, j: jnp.take(f, j, axis=1, mode="clip"))(flat, lin)
     vals = jnp.reshape(vals, (n, c, t, *out))
-    w = jnp.expand_dims(jnp.moveaxis(jnp.where(valid, w, 0), 0, 1), 1)  # (N, 1, T, *out)
+    # The value of an out-of-bounds tap is 0, not its weight (torch's kernels): a NaN weight
+    # (a NaN or infinite grid) still makes the output NaN, and an infinite pixel read by a
+    # clipped out-of-bounds index is not multiplied by a zero weight into NaN.
+    valid = jnp.expand_dims(jnp.moveaxis(valid, 0, 1), 1)  # (N, 1, T, *out)
+    vals = jnp.where(valid, vals, jnp.zeros_like(vals))
+    w = jnp.expand_dims(jnp.moveaxis(w, 0, 1), 1)
     return jnp.sum(vals * w, axis=2)
 
 
@@ -195,7 +216,7 @@ def _grid_sample_core(input, grid, mode, padding_mode, align):
         for k, c in enumerate(coords):
             base = jnp.floor(c)
             t = _pad_coord(base[None] + offsets, sizes[k], padding_mode, align)
-            taps.append(t.astype(jnp.int32))
+            taps.append(_index(t))
             wts.append(jnp.stack(_cubic_coefficients(c - base)))
         idx = [jnp.repeat(taps[0], 4, axis=0), jnp.tile(taps[1], (4,) + (1,) * coords[0].ndim)]
         w = jnp.reshape(wts[0][:, None] * wts[1][None, :], (16, *coords[0].shape))
@@ -203,7 +224,7 @@ def _grid_sample_core(input, grid, mode, padding_mode, align):
 
     coords = [_pad_coord(c, s, padding_mode, align) for c, s in zip(coords, sizes, strict=True)]
     if mode == "nearest":
-        idx = [jnp.round(c).astype(jnp.int32)[None] for c in coords]  # half to even: nearbyint
+        idx = [_index(jnp.round(c))[None] for c in coords]  # half to even: nearbyint
         return _sample_taps(x, idx, jnp.ones_like(idx[0], x.dtype), sizes).astype(input.dtype)
 
     # (bi/tri)linear: the 2**d corners of the cell, weighted by the opposite volumes.
@@ -214,7 +235,7 @@ def _grid_sample_core(input, grid, mode, padding_mode, align):
         base = jnp.floor(c)
         frac = (c - base)[None]
         bit = jnp.asarray(corners[:, k].reshape(expand))
-        idx.append(base.astype(jnp.int32)[None] + bit)
+        idx.append(_index(base)[None] + bit)
         wk = jnp.where(bit == 1, frac, 1 - frac)
         w = wk if w is None else w * wk
     return _sample_taps(x, idx, w, sizes).astype(input.dtype)

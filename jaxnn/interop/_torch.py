@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._module import Module
+from .._uninitialized import is_lazy
 
 __all__ = ["from_torch", "load_torch", "to_torch"]
 
@@ -99,7 +100,17 @@ def _transformer_args(m: Any) -> dict[str, Any]:
     }
 
 
+def _linear_ce_args(m: Any) -> dict[str, Any]:
+    return {"in_features": m.linear.in_features, "bias": m.linear.bias is not None}
+
+
+def _adaptive_args(m: Any) -> dict[str, Any]:
+    return {"cutoffs": m.cutoffs[:-1]}  # torch appends n_classes to its attribute
+
+
 _SPECIAL: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "LinearCrossEntropyLoss": _linear_ce_args,
+    "AdaptiveLogSoftmaxWithLoss": _adaptive_args,
     "MultiheadAttention": _mha_args,
     "TransformerEncoderLayer": _encoder_layer_args,
     "TransformerDecoderLayer": _encoder_layer_args,
@@ -113,7 +124,15 @@ def _constructor_args(
     """Read ``target_cls.__init__``'s arguments off ``source``'s attributes."""
     name = type(source).__name__
     if name in ("RNN", "LSTM", "GRU"):  # both libraries forward *args to RNNBase(mode, ...)
-        keys = ["input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional"]
+        keys = [
+            "input_size",
+            "hidden_size",
+            "num_layers",
+            "bias",
+            "batch_first",
+            "dropout",
+            "bidirectional",
+        ]
         keys += {"RNN": ["nonlinearity"], "LSTM": ["proj_size"], "GRU": []}[name]
         return {k: getattr(source, k) for k in keys}
     special = _SPECIAL.get(name)
@@ -129,12 +148,19 @@ def _constructor_args(
             value = source.layers[0]
         elif hasattr(source, name):
             value = getattr(source, name)
-            if name == "bias" and (value is None or hasattr(value, "shape")):
+            if name == "bias" and (value is None or _is_array_like(value)):
                 value = value is not None
         else:
             continue
         out[name] = _convert_value(value, convert_child)
     return out
+
+
+def _is_array_like(value: Any) -> bool:
+    # Lazy modules' placeholders (torch's or jaxnn's) have no shape yet: reading it raises.
+    if is_lazy(value) or isinstance(value, _torch().nn.parameter.UninitializedTensorMixin):
+        return True
+    return hasattr(value, "shape")
 
 
 def _convert_value(value: Any, convert_child: Callable[[Any], Any]) -> Any:
@@ -217,8 +243,12 @@ def _from_tensors(tm: Any) -> Any:
 
 
 def _copy_state(tm: Any, jm: Module) -> None:
-    result = jm.load_state_dict(tm.state_dict())
-    assert not result.missing_keys and not result.unexpected_keys
+    # An uninitialised torch lazy module's placeholders stay jaxnn placeholders.
+    uninit = _torch().nn.parameter.UninitializedTensorMixin
+    state = {k: v for k, v in tm.state_dict().items() if not isinstance(v, uninit)}
+    result = jm.load_state_dict(state, strict=False)
+    lazy = set(tm.state_dict()) - set(state)
+    assert set(result.missing_keys) == lazy and not result.unexpected_keys
     jm.train(tm.training)
     tmods = dict(tm.named_modules(remove_duplicate=False))
     for name, sub in jm.named_modules():
@@ -317,7 +347,7 @@ def load_torch(path: str | os.PathLike) -> OrderedDict:
     except FileNotFoundError:
         raise FileNotFoundError(f"no checkpoint at {path!r}.") from None
     except Exception as e:
-        from ._safetensors import CheckpointError
+        from .checkpoint import CheckpointError
 
         raise CheckpointError(
             f"{path}: torch.load could not read it ({type(e).__name__}: {e})."

@@ -20,7 +20,7 @@ import jax
 from .. import functional as F
 from .._container import ModuleList
 from .._module import Module
-from .._random import check_key, draw_forward_key
+from .._random import check_key, draw_forward_key, key_hint
 from ._utils import check_positive_int
 from .activation import GELU, ReLU
 from .attention import MultiheadAttention
@@ -69,9 +69,8 @@ def _keys(layer: Module, key: jax.Array | None, n: int, needs: bool) -> list[jax
     if keys[0] is None and needs:
         name = type(layer).__name__
         raise ValueError(
-            f"{name} in training mode with dropout needs a PRNG key: call "
-            f"`model(x, key=jax.random.key(0))` (split a fresh key every step), or "
-            f"`model.eval()` for inference."
+            f"{name} in training mode with dropout needs a PRNG key: call the model with "
+            f"key=; " + key_hint() + "; or call `model.eval()` for inference."
         )
     return keys
 

@@ -19,8 +19,8 @@ import jax.numpy as jnp
 
 from .. import functional as F
 from .. import init
-from .._module import Module
-from .._random import check_key, draw_forward_key
+from .._module import Module, observed_call
+from .._random import check_key, draw_forward_key, key_hint
 from ._utils import check_positive_int, check_prob, factory_dtype, place, split_key
 from .linear import Linear
 
@@ -189,7 +189,7 @@ class MultiheadAttention(Module):
 
     def __call__(self, *args: Any, **kwargs: Any) -> tuple[jax.Array, jax.Array | None]:
         """Run ``forward``; ``key=`` is the key tensor here (torch's meaning), not a PRNG key."""
-        return self.forward(*args, **kwargs)
+        return observed_call(self, self.forward, args, kwargs)
 
     def forward(
         self,
@@ -212,9 +212,10 @@ class MultiheadAttention(Module):
             raise ValueError(
                 f"MultiheadAttention(dropout={self.dropout}) in training mode needs a PRNG key "
                 f"for attention dropout. Pass it as dropout_key (the name `key` is the key "
-                f"tensor, as in torch): mha(q, k, v, dropout_key=jax.random.key(0)), or call "
-                f"an enclosing model with model(x, key=jax.random.key(0)); use mha.eval() for "
-                f"inference."
+                f"tensor, as in torch): mha(q, k, v, dropout_key=sub), or call an enclosing "
+                f"model with model(x, key=sub); "
+                + key_hint("mha(q, k, v, dropout_key=sub)")
+                + "; use mha.eval() for inference."
             )
         query, key, value = jnp.asarray(query), jnp.asarray(key), jnp.asarray(value)
         is_batched = query.ndim == 3

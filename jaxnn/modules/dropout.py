@@ -1,7 +1,8 @@
 """Dropout layers: Dropout, Dropout1d/2d/3d, AlphaDropout, FeatureAlphaDropout.
 
 In eval mode each is the identity. In training mode the mask needs a PRNG key: pass
-``model(x, key=jax.random.key(0))`` (containers split it among their random children) or
+``model(x, key=sub)`` with a fresh ``key, sub = jax.random.split(key)`` every step
+(containers split it among their children) or
 call ``model.eval()`` for inference. A missing key is an error, never a fixed mask
 (DESIGN rule 6). ``inplace`` is accepted and printed as torch does; it has no effect (JAX
 arrays are immutable). Masks come from ``jax.random``, so they cannot equal torch's bits:
@@ -15,7 +16,7 @@ import jax
 
 from .. import functional as F
 from .._module import Module
-from .._random import draw_forward_key
+from .._random import draw_forward_key, key_hint
 from ._utils import check_prob
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"]
@@ -43,8 +44,9 @@ class _DropoutNd(Module):
             name = type(self).__name__
             raise ValueError(
                 f"{name}(p={self.p}) in training mode needs a PRNG key for its mask: call "
-                f"`model(x, key=jax.random.key(0))` (split a fresh key every step; containers "
-                f"hand it down), or `model.eval()` for inference."
+                f"the model with key= (containers hand it down); "
+                + key_hint()
+                + "; or call `model.eval()` for inference."
             )
         return type(self)._fn(input, self.p, self.training, self.inplace, key=key)
 

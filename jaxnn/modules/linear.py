@@ -12,6 +12,8 @@ import jax.numpy as jnp
 from .. import functional as F
 from .. import init
 from .._module import Module
+from .._random import draw_forward_key, forward_key, has_forward_key, takes_key
+from ..functional._linear import linear_shape_error
 from ..functional._utils import normalize_dim
 from ._utils import check_positive_int, factory_dtype, place, split_key
 
@@ -87,6 +89,9 @@ class Linear(Module):
             self.bias = None
 
     def forward(self, input: jax.Array) -> jax.Array:
+        if jnp.ndim(input) >= 1 and jnp.shape(input)[-1] != self.in_features:
+            # (here the weight is right by construction: the hint is about the input)
+            raise ValueError(linear_shape_error(jnp.shape(input), self.weight.shape, repr(self)))
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
@@ -238,6 +243,7 @@ class Lambda(Module):
     """
 
     fn: Any
+    _uses_key = True  # fn may take key= or draw from the key scope (F.dropout)
 
     def __init__(self, fn: Any) -> None:
         super().__init__()
@@ -245,8 +251,17 @@ class Lambda(Module):
             raise TypeError(f"Lambda(fn) takes a callable, got {type(fn).__name__}.")
         self.fn = fn
 
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        return self.fn(*args, **kwargs)
+    def forward(self, *args: Any, key: jax.Array | None = None, **kwargs: Any) -> Any:
+        # A key from a container goes to fn if fn takes one (an Equinox dropout), else to
+        # the forward key scope (F.dropout inside fn draws from it).
+        if key is None and has_forward_key() and takes_key(self.fn):
+            key = draw_forward_key()  # an Equinox layer inside a model call given a key
+        if key is None:
+            return self.fn(*args, **kwargs)
+        if takes_key(self.fn):
+            return self.fn(*args, key=key, **kwargs)
+        with forward_key(key):
+            return self.fn(*args, **kwargs)
 
     def extra_repr(self) -> str:
         return getattr(self.fn, "__name__", type(self.fn).__name__)

@@ -26,6 +26,7 @@ from .._module import Module, _to_array
 
 __all__ = [
     "NLLLoss",
+    "NLLLoss2d",
     "CrossEntropyLoss",
     "KLDivLoss",
     "CTCLoss",
@@ -133,6 +134,37 @@ class NLLLoss(_WeightedLoss):
             ignore_index=self.ignore_index,
             reduction=self.reduction,
         )
+
+
+class NLLLoss2d(NLLLoss):
+    """torch's deprecated alias of ``NLLLoss`` for ``(N, C, H, W)`` inputs: the same loss.
+
+    Constructing it warns (a ``FutureWarning``), as torch's does.
+
+    >>> import warnings, jaxnn as nn, jax.numpy as jnp
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     loss = nn.NLLLoss2d()
+    >>> loss(jnp.zeros((1, 2, 1, 1)), jnp.zeros((1, 1, 1), jnp.int32))
+    Array(-0., dtype=float32)
+    """
+
+    def __init__(
+        self,
+        weight: Any = None,
+        size_average: bool | None = None,
+        ignore_index: int = -100,
+        reduce: bool | None = None,
+        reduction: str = "mean",
+    ) -> None:
+        warnings.warn(
+            "`NLLLoss2d` has been deprecated. Please use `NLLLoss` instead as a drop-in "
+            "replacement and see https://pytorch.org/docs/main/nn.html#torch.nn.NLLLoss for "
+            "more details.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        super().__init__(weight, size_average, ignore_index, reduce, reduction)
 
 
 class CrossEntropyLoss(_WeightedLoss):

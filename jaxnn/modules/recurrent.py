@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from .._module import Module, _to_array, check_mutable
-from .._random import check_key, draw_forward_key
+from .._random import check_key, draw_forward_key, key_hint
 from ..functional._recurrent import rnn_sequence
 from ._rnn_cells import (
     GRUCell,
@@ -258,8 +258,9 @@ class RNNBase(Module):
             if key is None:
                 raise ValueError(
                     f"{name}(dropout={self.dropout}) in training mode drops between layers and "
-                    f"needs a PRNG key: call model(x, key=jax.random.key(0)) with a fresh key "
-                    f"every step, or call model.eval() for inference."
+                    f"needs a PRNG key: call the model with key=; "
+                    + key_hint()
+                    + "; or call model.eval() for inference."
                 )
             key = check_key(key)
         else:

@@ -14,10 +14,17 @@ SCRIPT = textwrap.dedent(
     import jax, numpy as np
     jax.config.update("jax_default_matmul_precision", "highest")
     import data_parallel
+    import jaxnn.functional as F
     assert len(jax.devices()) == 8, jax.devices()
-    one, l1 = data_parallel.train(3, 32, 1e-3, jax.devices()[:1])
-    eight, l8 = data_parallel.train(3, 32, 1e-3, jax.devices())
-    fsdp, lf = data_parallel.train(3, 32, 1e-3, jax.devices(), strategy="fsdp")
+    traces, cross_entropy = [], F.cross_entropy
+    F.cross_entropy = lambda *a, **k: traces.append(1) or cross_entropy(*a, **k)
+    runs = []
+    for devices, strategy in ((jax.devices()[:1], "replicate"), (jax.devices(), "replicate"),
+                              (jax.devices(), "fsdp")):
+        runs.append(data_parallel.train(3, 32, 1e-3, devices, strategy=strategy))
+        assert len(traces) == 1, (strategy, len(devices), len(traces))  # compiled once
+        traces.clear()
+    (one, l1), (eight, l8), (fsdp, lf) = runs
     w = eight.fc.weight
     assert len(w.sharding.device_set) == 8 and w.sharding.is_fully_replicated
     assert not fsdp.fc.weight.sharding.is_fully_replicated

@@ -203,7 +203,7 @@ ERRORS = [
         "missing-key",
         lambda: F.dropout(X, 0.5),
         ValueError,
-        r"F\.dropout\(x, p=0\.5, training=True, key=jax\.random\.key\(0\)\)",
+        r"F\.dropout\(x, p=0\.5, training=True, key=sub\).*key, sub = jax\.random\.split\(key\)",
     ),
     (
         "missing-key-alpha",

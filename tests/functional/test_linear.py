@@ -143,7 +143,7 @@ LINEAR_ERRORS = [
         "no-transpose-hint",
         lambda: F.linear(jnp.ones((3, 5)), jnp.ones((4, 6))),
         ValueError,
-        r"\(3x5 and 6x4\).*second dimension must equal input.shape\[-1\] = 5",
+        r"\(3x5 and 6x4\).*input.s last dimension must equal weight.shape\[1\] = 6, got 5",
     ),
 ]
 
@@ -233,3 +233,22 @@ BILINEAR_ERRORS = [
 def test_bilinear_errors(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_linear_module_blames_the_input_not_the_weight():
+    # torch's message, then the fix: nn.Linear's weight is right by construction.
+    import jax
+
+    import jaxnn as nn
+
+    with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(2x50 and 100x50\)"):
+        torch.nn.Linear(100, 50)(torch.ones(2, 50))
+    msg = (
+        r"mat1 and mat2 shapes cannot be multiplied \(2x50 and 100x50\): Linear\(in_features=100, "
+        r"out_features=50, bias=True\) takes input of shape \(\*, 100\), got \(2, 50\)"
+    )
+    with pytest.raises(ValueError, match=msg) as exc:
+        nn.Linear(100, 50)(jnp.ones((2, 50)))
+    assert "w.T" not in str(exc.value)
+    with pytest.raises(ValueError, match=msg):
+        jax.jit(lambda m, x: m(x))(nn.Linear(100, 50), jnp.ones((2, 50)))

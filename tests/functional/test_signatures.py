@@ -31,6 +31,9 @@ cross_entropy nll_loss mse_loss l1_loss smooth_l1_loss huber_loss binary_cross_e
 binary_cross_entropy_with_logits kl_div poisson_nll_loss gaussian_nll_loss margin_ranking_loss
 hinge_embedding_loss soft_margin_loss multilabel_margin_loss multilabel_soft_margin_loss
 multi_margin_loss cosine_embedding_loss triplet_margin_loss ctc_loss
+fractional_max_pool2d fractional_max_pool3d fractional_max_pool2d_with_indices
+fractional_max_pool3d_with_indices rrelu gumbel_softmax linear_cross_entropy conv_tbc
+native_channel_shuffle grouped_mm
 """.split()
 
 # torch builtins without a Python signature: (name, parameters as documented for 2.13).
@@ -65,6 +68,8 @@ BUILTIN = {
     "adaptive_avg_pool1d": "input output_size",
     "pairwise_distance": "x1 x2 p eps keepdim",
     "scaled_dot_product_attention": "query key value attn_mask dropout_p is_causal scale enable_gqa",
+    "conv_tbc": "input weight bias pad",
+    "native_channel_shuffle": "input groups",
 }
 
 

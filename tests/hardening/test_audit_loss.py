@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ._audit import check_case, err, ints, params, rnd, same
+from ._audit import check_case, err, ints, params, rnd, same, vg
 
 A = "losses"
 
@@ -170,12 +170,50 @@ LOSS = [
 ]
 
 
+# NaN and +-inf through the losses' clamps and branches: value and input gradients, torch's
+# default (scalar) CPU kernels give the same numbers as its AVX2 ones here (checked with
+# ATEN_CPU_CAPABILITY=default and =avx2). A NaN loss must stay NaN: a clamp written
+# where(x >= 0, x, 0) used to turn it into 0, a diverged model looking fine.
+nan, inf = np.nan, np.inf
+N = "NaN/inf"
+# pairs chosen so that -y * (x1 - x2) + margin is NaN, inf - inf, +-inf and finite
+X1 = np.array([nan, inf, -inf, inf, 1.0, 0.0, inf, -inf, 0.5], np.float32)
+X2 = np.array([0.0, 0.0, 0.0, inf, nan, inf, -inf, -inf, 0.2], np.float32)
+Y8 = np.array([1, 1, -1, 1, -1, -1, 1, 1, -1], np.float32)
+D = np.array([nan, inf, -inf, 0.5, 3.0, 0.0, -0.25, -2.0], np.float32)  # input - target
+ROWS = np.array([[1.0, 2.0], [nan, 1.0], [inf, 1.0], [-inf, 1.0], [1.0, 2.0], [inf, 1.0]], np.float32)
+ROWS2 = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0], [inf, 1.0], [inf, 1.0]], np.float32)
+ZEROS2, ONES2 = np.zeros((6, 2), np.float32), np.ones((6, 2), np.float32)
+NONFINITE = [
+    same("margin_ranking_loss-nan-inf-grad", lambda L: vg(L, lambda F, a, b, y: F.margin_ranking_loss(a, b, y, margin=0.3, reduction="none"), X1, X2, Y8, wrt=(0, 1)), area=A, kind=N),
+    same("margin_ranking_loss-nan-mean", lambda L: vg(L, lambda F, a, b, y: F.margin_ranking_loss(a, b, y), X1, X2, Y8, wrt=(0, 1)), area=A, kind=N),
+    same("hinge_embedding_loss-nan-inf-grad", lambda L: vg(L, lambda F, x, y: F.hinge_embedding_loss(x, y, reduction="none"), np.array([nan, inf, -inf, nan, inf, -inf, 0.5, 2.0], np.float32), np.array([1, 1, 1, -1, -1, -1, -1, -1], np.float32)), area=A, kind=N),
+    same("cosine_embedding_loss-nan-inf-y-neg", lambda L: vg(L, lambda F, a, b, y: F.cosine_embedding_loss(a, b, y, reduction="none"), ROWS, ROWS2, -np.ones(6, np.float32), wrt=(0, 1)), area=A, kind=N),
+    same("cosine_embedding_loss-nan-inf-margin", lambda L: vg(L, lambda F, a, b, y: F.cosine_embedding_loss(a, b, y, margin=0.2, reduction="none"), ROWS, ROWS2, np.array([1, -1, -1, 1, -1, -1], np.float32), wrt=(0, 1)), area=A, kind=N),
+    same("triplet_margin_loss-nan-inf-anchor", lambda L: vg(L, lambda F, a, p, n: F.triplet_margin_loss(a, p, n, reduction="none"), ROWS, ZEROS2, ONES2, wrt=(0, 1, 2)), area=A, kind=N),
+    same("triplet_margin_loss-nan-inf-negative-swap", lambda L: vg(L, lambda F, a, p, n: F.triplet_margin_loss(a, p, n, swap=True, reduction="none"), ZEROS2, ONES2, ROWS, wrt=(0, 1, 2)), area=A, kind=N),
+    same("triplet_margin_with_distance_loss-nan-inf", lambda L: vg(L, lambda F, a, p, n: F.triplet_margin_with_distance_loss(a, p, n, reduction="none"), ROWS, ZEROS2, ONES2, wrt=(0, 1, 2)), area=A, kind=N),
+    same("triplet_margin_with_distance_loss-swap-mean", lambda L: vg(L, lambda F, a, p, n: F.triplet_margin_with_distance_loss(a, p, n, swap=True), ZEROS2, ONES2, ROWS, wrt=(0, 1, 2)), area=A, kind=N),
+    # gradients at +-inf are +-1 (smooth_l1) / +-delta (huber), as torch's backward gives
+    same("smooth_l1_loss-nan-inf-grad", lambda L: vg(L, lambda F, x, t: F.smooth_l1_loss(x, t, reduction="none"), D, np.zeros(8, np.float32), wrt=(0, 1)), area=A, kind=N),
+    same("smooth_l1_loss-nan-inf-grad-mean-beta", lambda L: vg(L, lambda F, x, t: F.smooth_l1_loss(x, t, beta=0.5), D, np.zeros(8, np.float32), wrt=(0, 1)), area=A, kind=N),
+    same("smooth_l1_loss-beta0-nan-grad", lambda L: vg(L, lambda F, x, t: F.smooth_l1_loss(x, t, beta=0.0, reduction="none"), D, np.zeros(8, np.float32), wrt=(0, 1)), area=A, kind=N),
+    same("huber_loss-nan-inf-grad", lambda L: vg(L, lambda F, x, t: F.huber_loss(x, t, reduction="none", delta=0.5), D, np.zeros(8, np.float32), wrt=(0, 1)), area=A, kind=N),
+    same("l1_loss-nan-inf-grad", lambda L: vg(L, lambda F, x, t: F.l1_loss(x, t, reduction="none"), D, np.zeros(8, np.float32), wrt=(0, 1)), area=A, kind=N),
+    same("gaussian_nll_loss-var-inf-nan", lambda L: vg(L, lambda F, x, t, v: F.gaussian_nll_loss(x, t, v, reduction="none"), np.array([1, 1, 1, nan, inf], np.float32), np.zeros(5, np.float32), np.array([inf, nan, 1, 1, 1], np.float32), wrt=(0, 1, 2)), area=A, kind=N),
+    same("gaussian_nll_loss-var-inf-mean", lambda L: vg(L, lambda F, x, t, v: F.gaussian_nll_loss(x, t, v), np.ones(3, np.float32), np.zeros(3, np.float32), np.array([inf, 1, 1e-9], np.float32), wrt=(0, 1, 2)), area=A, kind=N),
+    # torch's multi-class margin kernels count a term only where it is > 0: NaN drops out
+    same("multi_margin_loss-nan-inf", lambda L: vg(L, lambda F, x, t: F.multi_margin_loss(x, t, reduction="none"), np.array([[nan, 0.0, 1.0], [inf, 0.0, 1.0], [0.0, -inf, 1.0]], np.float32), np.array([0, 1, 2])), area=A, kind=N),
+    same("multilabel_margin_loss-nan-inf", lambda L: vg(L, lambda F, x, t: F.multilabel_margin_loss(x, t, reduction="none"), np.array([[nan, 0.0, 1.0], [inf, 0.0, 1.0], [0.0, -inf, 1.0]], np.float32), np.array([[0, -1, 0], [1, 2, -1], [2, -1, 0]])), area=A, kind=N),
+]
+
+
 def _ctc_probs():
     p = np.abs(rnd(5, 2, 4, seed=9)) + 0.1
     return (p / p.sum(-1, keepdims=True)).astype(np.float32)
 
 
-CASES = LOSS
+CASES = LOSS + NONFINITE
 
 
 @pytest.mark.parametrize("case", params(CASES))

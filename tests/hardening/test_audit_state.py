@@ -160,7 +160,7 @@ def _adam_state(model):
 J = dict(torch=None, area=CK)
 CHECKPOINT = [
     err("load-no-file", lambda L: jaxnn.load(_tmp("missing.safetensors")), FileNotFoundError, r"no checkpoint at '.*missing\.safetensors'", kind="missing file", **J),
-    err("load-truncated", lambda L: jaxnn.load(_raw(b"\x01\x02")), jaxnn.CheckpointError, r"too short to be a safetensors checkpoint", kind="corrupt file", **J),
+    err("load-truncated", lambda L: jaxnn.load(_raw(b"\x01\x02")), jaxnn.CheckpointError, r"not a valid safetensors file.*header too small", kind="corrupt file", **J),
     err("load-garbage-header", lambda L: jaxnn.load(_raw((20).to_bytes(8, "little") + b"not json at all!!!!!")), jaxnn.CheckpointError, r"(?i)header.*(JSON|corrupt)", kind="corrupt file", **J),
     err("load-header-length-too-big", lambda L: jaxnn.load(_raw((10**6).to_bytes(8, "little") + b"{}")), jaxnn.CheckpointError, r"(?i)header|truncated|length", kind="corrupt file", **J),
     err("load-into-wrong-model", lambda L: jaxnn.load(_saved(jaxnn.Linear(2, 3)), jaxnn.Linear(3, 3)), jaxnn.CheckpointError, r"does not fit Linear.*size mismatch for weight", kind="wrong shape", **J),

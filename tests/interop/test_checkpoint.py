@@ -77,10 +77,11 @@ def test_truncated_and_garbage_files(tmp_path):
     data = path.read_bytes()
     before = {k: np.asarray(v) for k, v in m.state_dict().items()}
     cases = {
-        "short": (data[:5], "too short"),
-        "cut-header": (data[:20], "truncated"),
-        "cut-data": (data[:-7], "truncated"),
-        "garbage": (b"\x10\x00\x00\x00\x00\x00\x00\x00" + b"{not json!!}    ", "not valid JSON"),
+        # (the safetensors library's own diagnosis, wrapped with the file name)
+        "short": (data[:5], "not a valid safetensors file.*header too small"),
+        "cut-header": (data[:20], "not a valid safetensors file.*header length"),
+        "cut-data": (data[:-7], "not a valid safetensors file.*not fully covered.*truncated"),
+        "garbage": (b"\x10\x00\x00\x00\x00\x00\x00\x00" + b"{not json!!}    ", "invalid JSON"),
     }
     for name, (content, match) in cases.items():
         bad = tmp_path / f"{name}.safetensors"
@@ -128,13 +129,15 @@ def test_disk_full_during_write_keeps_previous_checkpoint(tmp_path):
     nn.save(model(), path)
     good = path.read_bytes()
 
-    def chunks():
-        yield b"partial"
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            f.write(b"partial")
         raise OSError(28, "No space left on device")
 
     with pytest.raises(OSError, match="No space left"):
-        checkpoint._atomic_write(path, chunks())
+        checkpoint._atomic_write(path, write)
     assert path.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temp file left
 
 
 def test_killed_mid_write_keeps_previous_checkpoint(tmp_path):
@@ -143,18 +146,15 @@ def test_killed_mid_write_keeps_previous_checkpoint(tmp_path):
     good = path.read_bytes()
     script = textwrap.dedent(
         f"""
-        import sys, time
-        import numpy as np
+        import time
         from jaxnn.interop import checkpoint
-        from jaxnn.interop._safetensors import encode
-        big = {{"w": np.ones((4 * 1024 * 1024,), np.float32)}}
-        def slow():
-            for i, chunk in enumerate(encode(big)):
-                yield chunk
-                if i == 1:
-                    print("MID", flush=True)
-                    time.sleep(60)
-        checkpoint._atomic_write({str(path)!r}, slow())
+        def slow(tmp):
+            with open(tmp, "wb") as f:
+                f.write(b"\\0" * (4 * 1024 * 1024))
+                f.flush()
+                print("MID", flush=True)
+                time.sleep(60)
+        checkpoint._atomic_write({str(path)!r}, slow)
         """
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
@@ -164,6 +164,10 @@ def test_killed_mid_write_keeps_previous_checkpoint(tmp_path):
     proc.stdout.close()
     assert path.read_bytes() == good
     assert list(nn.load(path)) == list(model().state_dict())
+    # its temporary file is still there; the next save to the same path removes it
+    assert len(list(tmp_path.iterdir())) == 2
+    nn.save(model(), path)
+    assert [p.name for p in tmp_path.iterdir()] == ["big.safetensors"]
 
 
 def _train(m, steps, key, opt, state, start=0, data_seed=0):
