@@ -98,6 +98,7 @@ def check(
     tensors: list,
     grad: list[int],
     tol: dict,
+    eager: bool = True,
 ) -> None:
     from ._harness import _as_torch_warns, _normalise, fill, jaxnn_template, to_array
 
@@ -153,14 +154,16 @@ def check(
     dyn = [jarrays[i] for i in grad]
     keys = jax.random.split(jax.random.key(0), DRAWS)
     j_out, j_grad = jax.jit(jax.vmap(draw, in_axes=(0, *([None] * len(dyn)))))(keys, *dyn)
-    eager_out, eager_grad = draw(keys[0], *dyn)
-    first = jax.tree.map(lambda x: x[0], (j_out, j_grad))
-    assert_close(
-        list(eager_out) + list(eager_grad),
-        list(first[0]) + list(first[1]),
-        what="eager draw vs jitted draw for the same key",
-        **tol,
-    )
+    if eager:
+        # One eager draw equals the jitted draw for the same key.
+        eager_out, eager_grad = draw(keys[0], *dyn)
+        first = jax.tree.map(lambda x: x[0], (j_out, j_grad))
+        assert_close(
+            list(eager_out) + list(eager_grad),
+            list(first[0]) + list(first[1]),
+            what="eager draw vs jitted draw for the same key",
+            **tol,
+        )
 
     assert len(j_out) == len(t_out[0]), f"{len(j_out)} float outputs, torch gives {len(t_out[0])}"
     for k in range(len(j_out)):
