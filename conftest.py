@@ -103,10 +103,9 @@ def _is_audit(nodeid: str) -> bool:
 
 
 # The conformance suite's per-sample counts (tests/conformance: torch's OpInfo/ModuleInfo
-# samples); each item records them as a user property, which xdist sends to the controller.
-_conformance = dict.fromkeys(
-    ("passed", "passed_f64", "passed_tol", "excluded", "absent", "failed"), 0
-)
+# samples), per database; each item records them as a user property, which xdist sends to
+# the controller.
+_conformance: dict = {}
 _conformance_absent: set = set()
 _conformance_stale: list = []
 
@@ -115,8 +114,9 @@ def pytest_runtest_logreport(report):
     if report.when == "call":
         for name, value in report.user_properties:
             if name == "conformance":
+                counts = _conformance.setdefault(value["db"], dict.fromkeys(value["counts"], 0))
                 for k, n in value["counts"].items():
-                    _conformance[k] += n
+                    counts[k] += n
                 _conformance_absent.update(value["absent"])
                 _conformance_stale.extend(value["stale"])
     if not _is_audit(report.nodeid):
@@ -135,18 +135,19 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_terminal_summary(terminalreporter):
-    total = sum(_conformance.values())
-    if total:
-        c = _conformance
-        profile = (
-            "all samples" if os.environ.get("JAXNN_LONG") == "1" else "CI subset, --long runs all"
-        )
-        passed = c["passed"] + c["passed_f64"] + c["passed_tol"]
-        terminalreporter.write_line(
-            f"conformance ({profile}): {total} samples, {passed} passed ({c['passed_f64']} "
-            f"against torch in float64, {c['passed_tol']} at a documented tolerance), "
-            f"{c['excluded']} excluded, {c['absent']} absent, {c['failed']} failed"
-        )
+    if _conformance:
+        long = os.environ.get("JAXNN_LONG") == "1"
+        profile = "long profile: every sample" if long else "CI subset; --long runs every sample"
+        terminalreporter.write_line(f"conformance ({profile}):")
+        for db, c in sorted(_conformance.items()):
+            total = sum(n for k, n in c.items() if k != "crashed")
+            passed = c["passed"] + c["passed_f64"] + c["passed_tol"]
+            terminalreporter.write_line(
+                f"  {db}: {total} samples, {passed} passed ({c['passed_f64']} against torch in "
+                f"float64, {c['passed_tol']} at a documented tolerance), {c['excluded']} "
+                f"excluded, {c['absent']} absent, {c['failed']} failed"
+                + (f" ({c['crashed']} crashed or hung the process)" if c["crashed"] else "")
+            )
         if _conformance_absent:
             names = ", ".join(sorted(m.replace("jaxnn has no ", "") for m in _conformance_absent))
             terminalreporter.write_line(f"  absent in jaxnn: {names}")

@@ -17,7 +17,10 @@ Every sample ends in one category:
 * ``excluded``: fails, and an entry of ``_exclusions.EXCLUSIONS`` names it with a reason;
 * ``absent``: jaxnn has no function or module of that name (yet);
 * ``failed``: anything else, including a passing sample that an exclusion still names
-  (a stale exclusion).
+  (a stale exclusion);
+* ``crashed`` / ``timeout`` (the long profile, which runs samples in a worker process,
+  ``_worker.py``): the sample ended the process, or ran past the worker's timeout. Both
+  are failures.
 
 Random functions (dropout, rrelu in training, attention dropout) cannot draw torch's bits:
 they are compared by distribution (``_random.py``).
@@ -56,6 +59,14 @@ _TORCH_DTYPES = {
     "complex64": torch.complex64,
     "complex128": torch.complex128,
     "int64": torch.int64,
+}
+# The real dtype whose tolerance an entry's samples are compared at.
+_REAL = {
+    "float32": np.float32,
+    "float64": np.float64,
+    "complex64": np.float32,
+    "complex128": np.float64,
+    "int64": np.float32,
 }
 # An OpInfo that takes neither float32 nor float64 (one_hot: integers; silu's "complex"
 # variant) runs in the first of these it supports, so that every entry is exercised.
@@ -374,7 +385,7 @@ class Absent(Exception):
 class Outcome:
     entry: Entry
     index: int
-    status: str  # passed | passed_f64 | excluded | absent | failed
+    status: str  # passed | passed_f64 | passed_tol | excluded | absent | failed | crashed | timeout
     desc: str
     message: str = ""
     exclusion: Exclusion | None = None
@@ -411,8 +422,9 @@ def _walk(tree: Any) -> Iterator[Any]:
         yield tree
 
 
-def run_sample(entry: Entry, index: int, sample: Any) -> Outcome:
-    """Run one sample and classify it (never raises for a failing sample)."""
+def run_sample(entry: Entry, index: int, sample: Any, eager: bool = True) -> Outcome:
+    """Run one sample and classify it (never raises for a failing sample). ``eager=False``
+    checks under ``jax.jit`` only (the CI subset's cheaper pass)."""
     desc = describe(entry, sample)
     start = time.perf_counter()
     matching = [e for e in entry.exclusions if e.matches(entry, index, sample)]
@@ -427,12 +439,12 @@ def run_sample(entry: Entry, index: int, sample: Any) -> Outcome:
         with _x64(entry, sample), warnings.catch_warnings():
             _warnings_as_errors()
             try:
-                status = run(entry, index, sample)
+                status = run(entry, index, sample, eager=eager)
             except AssertionError as e:
                 if widen is None:
                     raise
                 try:
-                    run(entry, index, sample, widen.tolerance)
+                    run(entry, index, sample, widen.tolerance, eager=eager)
                 except AssertionError as e2:
                     raise AssertionError(
                         f"{_first_lines(str(e), 8)}\n-- and at the tolerance of {widen.label} "
@@ -555,15 +567,17 @@ def _function_parts(entry: Entry, sample: Any) -> tuple[Any, list, list[int]]:
     return template, tensors, _grad_positions(tensors)
 
 
-def _run_function(entry: Entry, index: int, sample: Any, widen: dict | None = None) -> str:
+def _run_function(
+    entry: Entry, index: int, sample: Any, widen: dict | None = None, eager: bool = True
+) -> str:
     template, tensors, grad = _function_parts(entry, sample)
     tfn = _torch_callable(entry)
     arrays = [to_array(t) for t in tensors]
-    tol = tolerance(np.dtype(entry.dtype) if entry.dtype != "int64" else np.float32)
+    tol = tolerance(_REAL[entry.dtype])
     tol.update(widen or {})
 
     if entry.jaxnn_name in RANDOM_FUNCTIONS and _random.is_random(tfn, template, tensors):
-        _random.check(entry, tfn, _jaxnn_callable, template, tensors, grad, tol)
+        _random.check(entry, tfn, _jaxnn_callable, template, tensors, grad, tol, eager)
         return "passed"
 
     torch_out: list = []
@@ -576,7 +590,7 @@ def _run_function(entry: Entry, index: int, sample: Any, widen: dict | None = No
         torch_out.append(out)
         return out
 
-    jfn = _jaxnn_callable(entry, key=jax.random.key(index))
+    jfn = _jaxnn_callable(entry, key=_random.keys_of(index))
 
     jtemplate = jaxnn_template(template)
 
@@ -586,7 +600,9 @@ def _run_function(entry: Entry, index: int, sample: Any, widen: dict | None = No
         return jfn(inp, *args, **kwargs)
 
     def check(**tol: Any) -> Any:
-        return check_function(jaxnn_side, torch_side, arrays, grad=grad, seed=index, **tol)
+        return check_function(
+            jaxnn_side, torch_side, arrays, grad=grad, seed=index, eager=eager, **tol
+        )
 
     def torch64(*ts: Any) -> Any:
         return _downcast(torch_side(*_upcast(list(ts))))
@@ -598,7 +614,9 @@ def _run_function(entry: Entry, index: int, sample: Any, widen: dict | None = No
             raise
         _against_float64(
             e,
-            lambda **t: check_function(jaxnn_side, torch64, arrays, grad=grad, seed=index, **t),
+            lambda **t: check_function(
+                jaxnn_side, torch64, arrays, grad=grad, seed=index, eager=eager, **t
+            ),
             tol,
             lambda: _torch_float32_error(torch_side, torch64, arrays, grad),
         )
@@ -754,14 +772,16 @@ def _build_modules(entry: Entry, index: int, sample: Any) -> tuple[Any, Any]:
     return tmod, jmod
 
 
-def _run_module(entry: Entry, index: int, sample: Any, widen: dict | None = None) -> str:
+def _run_module(
+    entry: Entry, index: int, sample: Any, widen: dict | None = None, eager: bool = True
+) -> str:
     tmod, jmod = _build_modules(entry, index, sample)
     assert repr(jmod) == repr(tmod), f"repr differs:\n{jmod!r}\n--- torch ---\n{tmod!r}"
     f = sample.forward_input
     template, tensors = split((f.args, dict(f.kwargs)))
     grad = _grad_positions(tensors)
     arrays = [to_array(t) for t in tensors]
-    tol = tolerance(np.dtype(entry.dtype))
+    tol = tolerance(_REAL[entry.dtype])
     tol.update(widen or {})
     jwrap = _JaxnnSample(jmod, jaxnn_template(template))
     state = {k: v.clone() for k, v in tmod.state_dict().items()}
@@ -771,7 +791,9 @@ def _run_module(entry: Entry, index: int, sample: Any, widen: dict | None = None
         return _TorchSample(tmod, template, [t.dtype for t in tensors], upcast=upcast)
 
     try:
-        check_module(fresh(False), jwrap, arrays, grad=grad, check_repr=False, seed=index, **tol)
+        check_module(
+            fresh(False), jwrap, arrays, grad=grad, check_repr=False, seed=index, eager=eager, **tol
+        )
     except AssertionError as e:
         if entry.dtype != "float32" or widen:
             raise
@@ -779,7 +801,14 @@ def _run_module(entry: Entry, index: int, sample: Any, widen: dict | None = None
         _against_float64(
             e,
             lambda **t: check_module(
-                fresh(True), jwrap, arrays, grad=grad, check_repr=False, seed=index, **t
+                fresh(True),
+                jwrap,
+                arrays,
+                grad=grad,
+                check_repr=False,
+                seed=index,
+                eager=eager,
+                **t,
             ),
             tol,
             lambda: _torch_float32_error(
@@ -796,39 +825,53 @@ def profile() -> str:
     return "all" if os.environ.get("JAXNN_LONG", "0") == "1" else "ci"
 
 
+# The CI subset: one sample of a few entries, each standing for a path of this harness
+# that the others do not take (the suite's budget allows about this much; the long
+# profile runs every sample of every entry). (entry id, sample index, also eager?, why)
+CI_SAMPLES: tuple[tuple[str, int, bool, str], ...] = (
+    ("F.embedding-float32", 0, True, "eager and jit; the OpInfo's argument order differs"),
+    ("F.cross_entropy-float32", 0, False, "integer class targets keep torch's int64"),
+    ("F.max_pool2d-float32", 0, False, "tuple output with integer indices, compared exactly"),
+    ("F.conv3d-float32", 12, False, "torch float32 misses; judged against torch float64"),
+    ("F.linear-float64", 0, False, "a float64 entry (x64 on)"),
+    ("softmax-with_dtype-float32", 0, False, "dtype=torch.float64 on a float32 input"),
+    ("F.silu-complex-complex64", 0, False, "a complex-only OpInfo variant"),
+    ("F.one_hot-int64", 0, False, "an integer-only OpInfo"),
+    ("nn.Linear-float32-eval", 0, True, "a module: torch's state_dict loaded, parameter grads"),
+    ("nn.BatchNorm2d-float32-train", 0, False, "buffers after a training-mode call"),
+    ("nn.Embedding-float32-eval", 0, False, "a module taking integer input"),
+    ("nn.LazyConv1d-float32-eval", 0, False, "a lazy module, materialised by its first call"),
+)
+
+
 def ci_entries() -> list[Entry]:
-    """Every OpInfo and ModuleInfo at least once: each entry in float32 (or its only
-    dtype), float64 for a hash-chosen eighth; modules in eval mode, and in training mode
-    too where torch says the modes differ (BatchNorm, InstanceNorm, the RNNs, the
-    Transformers, MultiheadAttention)."""
-    chosen = []
-    for e in all_entries():
-        first = e.dtype == (_op_dtypes(e.info)[0] if e.kind == "F" else "float32")
-        keep = first or _seed(e.name, e.variant, e.dtype) % 8 == 0
-        if e.kind == "nn":
-            keep = keep and (e.mode == "eval" or e.info.train_and_eval_differ)
-        if keep:
-            chosen.append(e)
-    return chosen
+    """The entries of ``CI_SAMPLES``, in its order."""
+    by_id = {e.id: e for e in all_entries()}
+    return [by_id[entry_id] for entry_id, *_ in CI_SAMPLES]
 
 
-def ci_indices(entry: Entry, count: int) -> list[int]:
-    """Sample 0 (torch's simplest, as a rule), and for a hash-chosen quarter of the entries
-    one more sample, chosen by the same hash."""
-    h = _seed(entry.id, "ci")
-    extra = [1 + h % (count - 1)] if count > 1 and h % 4 == 0 else []
-    return [0, *extra] if count else []
+def ci_indices(entry: Entry) -> list[int]:
+    return [i for entry_id, i, *_ in CI_SAMPLES if entry_id == entry.id]
+
+
+def ci_eager(entry: Entry) -> bool:
+    """Eager too, besides ``jax.jit``: op-by-op compilation doubles a sample's cost."""
+    return any(eager for entry_id, _, eager, _ in CI_SAMPLES if entry_id == entry.id)
 
 
 def run_entry(
-    entry: Entry, select: Callable[[Entry, int], list[int]] | None = None
+    entry: Entry, indices: list[int] | None = None, eager: bool = True
 ) -> Iterator[Outcome]:
-    """Outcomes of the entry's samples: all of them, or the indices ``select(entry, count)``
-    picks."""
-    got = samples(entry)
-    indices = range(len(got)) if select is None else select(entry, len(got))
+    """Outcomes of the entry's samples: all of them, or those of ``indices`` (only the
+    samples up to the last one asked for are generated)."""
+    got = samples(entry, None if indices is None else max(indices, default=-1) + 1)
+    if indices is None:
+        indices = list(range(len(got)))
+    assert all(i < len(got) for i in indices), (
+        f"{entry.id} has {len(got)} samples; asked for {indices} (torch's database changed?)"
+    )
     for i in indices:
-        yield run_sample(entry, i, got[i])
+        yield run_sample(entry, i, got[i], eager=eager)
 
 
 def unmatched_exclusions(entry: Entry, outcomes: list[Outcome]) -> list[Exclusion]:
@@ -838,20 +881,46 @@ def unmatched_exclusions(entry: Entry, outcomes: list[Outcome]) -> list[Exclusio
 
 
 # --------------------------------------------------------------------------- pytest items
+# What the suite's summary counts (root conftest); "crashed" (the process running the
+# sample died, or the sample ran past the worker's timeout) is counted in "failed" too.
+COUNTS = ("passed", "passed_f64", "passed_tol", "excluded", "absent", "failed", "crashed")
+
+
+@functools.cache
+def _worker() -> Any:
+    """This process's worker (the long profile), closed when the process exits."""
+    import atexit
+
+    from ._worker import Worker
+
+    w = Worker(timeout=float(os.environ.get("JAXNN_CONFORMANCE_TIMEOUT", "1800")))
+    atexit.register(w.close)
+    return w
+
+
 def check_entry(entry: Entry, record_property: Callable) -> None:
     """One pytest item: run the entry's samples (the CI subset, or all of them), record
     the counts for the suite's summary, fail on any failed sample or stale exclusion."""
     import pytest
 
     full = profile() == "all"
-    outcomes = list(run_entry(entry, None if full else ci_indices))
+    if full:
+        # Every sample, in the worker process: a crash is this item's failure, not the
+        # end of the run.
+        outcomes = list(_worker().run(entry))
+    else:
+        outcomes = list(run_entry(entry, ci_indices(entry), eager=ci_eager(entry)))
     stale = unmatched_exclusions(entry, outcomes) if full else []
-    counts = {s: 0 for s in ("passed", "passed_f64", "passed_tol", "excluded", "absent", "failed")}
+    counts = dict.fromkeys(COUNTS, 0)
     for o in outcomes:
+        if o.status in ("crashed", "timeout"):
+            counts["crashed"] += 1
+            o.status = "failed"
         counts[o.status] += 1
     record_property(
         "conformance",
         {
+            "db": "op_db" if entry.kind == "F" else "module_db",
             "counts": counts,
             "absent": sorted({o.message for o in outcomes if o.status == "absent"}),
             "stale": [e.label for e in stale],

@@ -36,6 +36,13 @@ def _float_leaves(out: Any) -> list:
     ]
 
 
+def keys_of(seeds: Any) -> jax.Array:
+    """jax.random.key(seed) for each seed, made from the key data: jax.random.key and
+    jax.random.split each compile a program (seconds under load, for every sample)."""
+    seeds = np.asarray(seeds, dtype=np.uint32)
+    return jax.random.wrap_key_data(np.stack([np.zeros_like(seeds), seeds], axis=-1))
+
+
 def is_random(tfn: Callable, template: Any, tensors: list) -> bool:
     """Does torch give different outputs for two seeds? (Dropout with p=0 or in
     evaluation, rrelu in evaluation, attention without dropout: no.)"""
@@ -152,7 +159,7 @@ def check(
         return outs, list(jax.grad(loss, argnums=tuple(range(len(grad))))(*dyn))
 
     dyn = [jarrays[i] for i in grad]
-    keys = jax.random.split(jax.random.key(0), DRAWS)
+    keys = keys_of(range(DRAWS))
     j_out, j_grad = jax.jit(jax.vmap(draw, in_axes=(0, *([None] * len(dyn)))))(keys, *dyn)
     if eager:
         # One eager draw equals the jitted draw for the same key.

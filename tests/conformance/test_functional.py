@@ -1,7 +1,7 @@
 """torch's OpInfo samples for every torch.nn.functional entry, run against jaxnn.functional.
 
-CI runs a stratified subset (``_harness.ci_entries`` / ``ci_indices``); ``pytest --long``
-(or ``JAXNN_LONG=1``) runs every sample. See docs/CONFORMANCE.md.
+CI runs the few samples of ``_harness.CI_SAMPLES``; ``pytest --long`` (or ``JAXNN_LONG=1``)
+runs every sample, each in a worker process (``_worker.py``). See docs/CONFORMANCE.md.
 """
 
 import pytest

@@ -1,8 +1,8 @@
 """torch's ModuleInfo samples for every torch.nn module, run against jaxnn's modules:
 torch's constructor arguments, torch's state_dict loaded, train and eval modes.
 
-CI runs a stratified subset (``_harness.ci_entries`` / ``ci_indices``); ``pytest --long``
-(or ``JAXNN_LONG=1``) runs every sample. See docs/CONFORMANCE.md.
+CI runs the few samples of ``_harness.CI_SAMPLES``; ``pytest --long`` (or ``JAXNN_LONG=1``)
+runs every sample, each in a worker process (``_worker.py``). See docs/CONFORMANCE.md.
 """
 
 import pytest
