@@ -53,8 +53,8 @@ def _long_profile(config) -> bool:
 #   every layer and function keeps a case) and every `_TABLE_SAMPLE`th; the other cases are
 #   deselected and counted in the summary. The hypothesis property tests draw 5 examples
 #   each in CI (profile "ci"), 500 with --hypothesis-profile=long.
-_EAGER_GRAD_SAMPLE = 6
-_TABLE_SAMPLE = 4
+_EAGER_GRAD_SAMPLE = 8
+_TABLE_SAMPLE = 5
 _SAMPLED_TABLES = {  # file under tests/ -> its parametrized parity tables costing >= 3 CPU-s
     "functional/test_activation.py": {"test_pointwise"},
     "functional/test_attention.py": {"test_sdpa", "test_multi_head_attention_forward"},

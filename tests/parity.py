@@ -30,7 +30,7 @@ TOL[jnp.dtype(jnp.bfloat16)] = dict(rtol=2e-2, atol=2e-2)
 # jitted gradients are compared for every case; the eager gradient runs the same code under
 # JVP tracers (no concrete values, like jit) and costs a third of a table's time in small
 # compiles, so CI takes it for a sample of each table (the root conftest sets this per test:
-# the first case of each parametrized test and every sixth) and the long profile for all.
+# the first case of each parametrized test and every eighth) and the long profile for all.
 EAGER_GRADS = True
 
 
