@@ -33,7 +33,8 @@ def pytest_addoption(parser):
     parser.addoption(
         "--long",
         action="store_true",
-        help="also run the tests marked `long` (CI does not; JAXNN_LONG=1 does the same)",
+        help="long profile: tests marked `long`, every case of the sampled tables, hypothesis "
+        "'long', every sample of tests/conformance (CI does not; JAXNN_LONG=1 does the same)",
     )
 
 
@@ -50,9 +51,10 @@ def _long_profile(config) -> bool:
 # - of the parity tables in `_SAMPLED_TABLES` (those of 5+ cases that cost 3+ CPU-seconds,
 #   measured serially on 2026-12-05), the first case of each kind (the id's first word:
 #   every layer and function keeps a case) and every `_TABLE_SAMPLE`th; the other cases are
-#   deselected and counted in the summary.
-_EAGER_GRAD_SAMPLE = 4
-_TABLE_SAMPLE = 4
+#   deselected and counted in the summary. The hypothesis property tests draw 5 examples
+#   each in CI (profile "ci"), 500 with --hypothesis-profile=long.
+_EAGER_GRAD_SAMPLE = 8
+_TABLE_SAMPLE = 5
 _SAMPLED_TABLES = {  # file under tests/ -> its parametrized parity tables costing >= 3 CPU-s
     "functional/test_activation.py": {"test_pointwise"},
     "functional/test_attention.py": {"test_sdpa", "test_multi_head_attention_forward"},
@@ -92,6 +94,13 @@ _SAMPLED_TABLES = {  # file under tests/ -> its parametrized parity tables costi
     "modules/test_sparse.py": {"test_embedding_parity", "test_embedding_bag_parity"},
     "modules/test_transformer.py": {"test_encoder_layer"},
 }
+# Tables whose every case is its own kind (a feature combination of one layer): sampled by
+# position alone, every `_TABLE_SAMPLE`th case.
+_SAMPLED_BY_POSITION = {
+    ("modules/test_attention.py", "test_parity"),
+    ("modules/test_transformer.py", "test_encoder_layer"),
+    ("functional/test_attention.py", "test_multi_head_attention_forward"),
+}
 _CASE_INDEX = pytest.StashKey[int]()
 _profile_counts = {"deselected": 0}
 
@@ -103,10 +112,10 @@ def _sampled_out(items) -> list:
         if hasattr(item, "callspec") and item.originalname in _SAMPLED_TABLES.get(rel, ()):
             by_test.setdefault((rel, item.originalname), []).append(item)
     out = []
-    for cases in by_test.values():
+    for (rel, name), cases in by_test.items():
         kinds: set[str] = set()
         for i, item in enumerate(cases):
-            kind = item.callspec.id.split("-")[0]
+            kind = "" if (rel, name) in _SAMPLED_BY_POSITION else item.callspec.id.split("-")[0]
             if kind not in kinds or i % _TABLE_SAMPLE == 0:
                 kinds.add(kind)
                 continue
@@ -171,9 +180,18 @@ def x64():
 # deeper. Eager JAX compiles per shape, so no deadline.
 from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
-_hypothesis_settings.register_profile("ci", max_examples=10, deadline=None, derandomize=True)
+_hypothesis_settings.register_profile("ci", max_examples=5, deadline=None, derandomize=True)
 _hypothesis_settings.register_profile("long", max_examples=500, deadline=None)
 _hypothesis_settings.load_profile("ci")
+
+
+# One switch for every deeper profile: `pytest --long` (or JAXNN_LONG=1) runs the tests
+# marked `long` and the sampled-out table cases, loads the hypothesis "long" profile and
+# runs torch's whole sample database in tests/conformance (CI runs a subset of it).
+def pytest_configure(config):
+    if config.getoption("--long") or os.environ.get("JAXNN_LONG", "0") == "1":
+        os.environ["JAXNN_LONG"] = "1"
+        _hypothesis_settings.load_profile("long")
 
 
 # The bad-input audit's count (issue #8), printed at the end of every run that includes
@@ -189,7 +207,23 @@ def _is_audit(nodeid: str) -> bool:
     return os.path.basename(os.path.dirname(path)) == "hardening" and name.startswith("test_audit")
 
 
+# The conformance suite's per-sample counts (tests/conformance: torch's OpInfo/ModuleInfo
+# samples), per database; each item records them as a user property, which xdist sends to
+# the controller.
+_conformance: dict = {}
+_conformance_absent: set = set()
+_conformance_stale: list = []
+
+
 def pytest_runtest_logreport(report):
+    if report.when == "call":
+        for name, value in report.user_properties:
+            if name == "conformance":
+                counts = _conformance.setdefault(value["db"], dict.fromkeys(value["counts"], 0))
+                for k, n in value["counts"].items():
+                    counts[k] += n
+                _conformance_absent.update(value["absent"])
+                _conformance_stale.extend(value["stale"])
     if not _is_audit(report.nodeid):
         return
     xfail = hasattr(report, "wasxfail")
@@ -209,8 +243,27 @@ def pytest_terminal_summary(terminalreporter):
     if _profile_counts["deselected"]:
         terminalreporter.write_line(
             f"CI profile: {_profile_counts['deselected']} more cases of the parity tables and "
-            f"the eager gradients of 3 cases in {_EAGER_GRAD_SAMPLE} run with --long"
+            f"the eager gradients of {_EAGER_GRAD_SAMPLE - 1} cases in {_EAGER_GRAD_SAMPLE} "
+            "run with --long"
         )
+    if _conformance:
+        long = os.environ.get("JAXNN_LONG") == "1"
+        profile = "long profile: every sample" if long else "CI subset; --long runs every sample"
+        terminalreporter.write_line(f"conformance ({profile}):")
+        for db, c in sorted(_conformance.items()):
+            total = sum(n for k, n in c.items() if k != "crashed")
+            passed = c["passed"] + c["passed_f64"] + c["passed_tol"]
+            terminalreporter.write_line(
+                f"  {db}: {total} samples, {passed} passed ({c['passed_f64']} against torch in "
+                f"float64, {c['passed_tol']} at a documented tolerance), {c['excluded']} "
+                f"excluded, {c['absent']} absent, {c['failed']} failed"
+                + (f" ({c['crashed']} crashed or hung the process)" if c["crashed"] else "")
+            )
+        if _conformance_absent:
+            names = ", ".join(sorted(m.replace("jaxnn has no ", "") for m in _conformance_absent))
+            terminalreporter.write_line(f"  absent in jaxnn: {names}")
+        for label in _conformance_stale:
+            terminalreporter.write_line(f"  stale exclusion: {label}")
     if _audit_counts["cases"]:
         terminalreporter.write_line(
             f"bad-input audit: {_audit_counts['cases']} cases, {_audit_counts['passed']} passed, "

@@ -12,6 +12,7 @@ indices, so its gradient goes to them as torch's backward sends it.
 
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Any
 
@@ -163,11 +164,12 @@ def _fractional_kernel(x, samples, k, out):
         shape[2 + d], shape[2 + n + d] = out[d], k[d]
         flat = flat + (pos * stride).reshape(shape)
         stride *= spatial[d]
-    flat = jnp.broadcast_to(flat, (*x.shape[:2], *out, *k)).reshape(*x.shape[:2], *out, -1)
-    plane = x.reshape(x.shape[0], x.shape[1], -1)
-    window = jnp.take_along_axis(plane, flat.reshape(x.shape[0], x.shape[1], -1), axis=2).reshape(
-        flat.shape
-    )
+    # Sizes spelled out, not -1: an empty batch (N=0) leaves -1 undetermined.
+    nc, kk = x.shape[:2], math.prod(k)
+    flat = jnp.broadcast_to(flat, (*nc, *out, *k)).reshape(*nc, *out, kk)
+    plane = x.reshape(*nc, math.prod(spatial))
+    window = jnp.take_along_axis(plane, flat.reshape(*nc, math.prod(out) * kk), axis=2)
+    window = window.reshape(flat.shape)
     # torch's scan: replace when ``v > best or isnan(v)``: the first maximum, or the last NaN.
     nan = jnp.isnan(window)
     count = window.shape[-1]
@@ -175,7 +177,7 @@ def _fractional_kernel(x, samples, k, out):
     first_max = jnp.argmax(jnp.where(nan, -jnp.inf, window), axis=-1)
     pick = jnp.where(jnp.any(nan, axis=-1), last_nan, first_max)
     idx = jnp.take_along_axis(flat, pick[..., None], axis=-1)[..., 0]
-    values = jnp.take_along_axis(plane, idx.reshape(x.shape[0], x.shape[1], -1), axis=2)
+    values = jnp.take_along_axis(plane, idx.reshape(*nc, math.prod(out)), axis=2)
     return values.reshape(idx.shape), idx.astype(index_dtype())
 
 

@@ -30,6 +30,8 @@ CASES = [
     ("2d-ratio-unbatched", 2, (3, 10, 10), 3, dict(output_ratio=(0.5, 0.7)), LONG),
     ("2d-overlapping-k1", 2, (1, 2, 5, 6), 1, dict(output_size=(5, 4)), LONG),
     ("3d-size", 3, (2, 2, 6, 7, 5), (2, 2, 3), dict(output_size=(3, 4, 2))),
+    # An empty batch: reshapes with -1 raised ZeroDivisionError (op_db's sample).
+    ("3d-empty-batch", 3, (0, 1, 4, 5, 4), (2, 2, 1), dict(output_size=(2, 3, 2))),
 ]
 # fmt: on
 

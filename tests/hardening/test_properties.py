@@ -330,4 +330,4 @@ def test_profiles_are_registered(name):
     settings.get_profile(name)  # raises InvalidArgument if the root conftest lost them
     if name == "ci":
         p = settings.get_profile("ci")
-        assert p.max_examples == 10 and p.deadline is None and p.derandomize
+        assert p.max_examples == 5 and p.deadline is None and p.derandomize
