@@ -37,7 +37,7 @@ This table is generated from a run of the real-model tests:
 {command}
 ```
 
-Versions of that run: {versions}.
+Versions installed where the table was generated (the run's environment): {versions}.
 
 Every model below was built from code with random weights (nothing downloaded),
 *perturbed* (noise of 10% of each weight matrix's and kernel's own spread, 0.1 on every
@@ -159,10 +159,11 @@ def _mode_cell(name: str, mode: str, entry: dict | None, notes: list[str]) -> st
         f64 = entry.get("float64_parity") or {}
         worst = max(f64.values(), default=None)
         if worst is not None and worst < 1e-10:
+            known = entry.get("known")
             notes.append(
                 f"- {name} ({mode}) is outside the float32 rule; in float64 jaxnn equals torch "
-                f"(worst {_fig(worst)}): float32 rounding, not a conversion error"
-                + (f". {entry['known']}" if entry.get("known") else "")
+                f"(worst {_fig(worst)})"
+                + (f". Known: {known}" if known else ": float32 rounding, not a conversion error")
             )
             return "**float32 rounding** (float64: equal): " + ", ".join(parts)
         notes.append(f"- {name} ({mode}) FAILS: " + "; ".join(entry["failures"]))
