@@ -239,6 +239,20 @@ def pytest_runtest_logreport(report):
             _audit_counts["failed"] += 1
 
 
+# Under pytest-xdist the workers collect and deselect; the controller prints the summary.
+def pytest_sessionfinish(session):
+    out = getattr(session.config, "workeroutput", None)
+    if out is not None:
+        out["jaxnn_deselected"] = _profile_counts["deselected"]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    n = getattr(node, "workeroutput", {}).get("jaxnn_deselected")
+    if n:
+        _profile_counts["deselected"] = n
+
+
 def pytest_terminal_summary(terminalreporter):
     if _profile_counts["deselected"]:
         terminalreporter.write_line(
