@@ -88,6 +88,7 @@ class Case:
     kwargs: Callable[[int], dict] = field(default_factory=lambda: lambda n: {})
     outputs: Callable[[Any], tuple] = field(default_factory=lambda: _as_tuple)
     long: bool = False
+    xfail: str = ""  # a known failure and why (strict: a pass is reported)
     tol: float = 2e-5
     grad_tol: float = 1e-4
     # Training-mode BatchNorm over a batch of 2 at the last, 2x2 stage normalises 8 values:

@@ -31,6 +31,7 @@ import pytest
 import torch
 
 import jaxnn as nn
+from jaxnn.interop._lower import ConversionError
 from tests.interop.real_models import (
     Case,
     compare,
@@ -194,6 +195,35 @@ CASES = [
     Case("LSTM", _lstm, lambda n: (torch.randn(n, 5, 8),), outputs=lambda o: (o[0],), long=True),
     Case("TransformerEncoder", _encoder, lambda n: (torch.randn(n, 6, 16),), long=True),
 ]
+
+
+class BertClassifier(torch.nn.Module):
+    """A user's head on a Hugging Face encoder: fx traces it, export traces the encoder."""
+
+    def __init__(self):
+        super().__init__()
+        self.bert = _bert()
+        self.head = torch.nn.Linear(32, 3)
+
+    def forward(self, input_ids, attention_mask=None):
+        hidden = self.bert(input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.head(hidden[:, 0])
+
+
+CASES.append(Case("bert-classifier", BertClassifier, tokens(7), _bert_mask, long=True))
+CASES.append(
+    Case(
+        "bert-inputs_embeds",
+        _bert,
+        lambda n: (None, None, None, None, torch.randn(n, 7, 32)),  # input gradients
+        long=True,
+        # Converting this call fails (from_torch raises and lists why): fx cannot trace
+        # BertSelfAttention, and torch.export with dynamic shapes asserts ("Must provide a
+        # tree_name when there might be a mismatch") on its call, whose **kwargs hold only
+        # None values (static shapes, or dropping those None entries, export).
+        xfail="from_torch cannot convert BertModel called with inputs_embeds and no mask",
+    )
+)
 BY_NAME = {c.name: c for c in CASES}
 
 
@@ -250,7 +280,12 @@ def _params(modes: bool):
             ci = not case.long and (mode is None or (case.name, mode) in CI_CHECKS)
             args = (case.name, mode) if modes else (case.name,)
             ident = f"{case.name}-{mode}" if modes else case.name
-            out.append(pytest.param(*args, marks=[] if ci else [long], id=ident))
+            marks = [] if ci else [long]
+            if case.xfail:
+                marks.append(
+                    pytest.mark.xfail(raises=ConversionError, strict=True, reason=case.xfail)
+                )
+            out.append(pytest.param(*args, marks=marks, id=ident))
     return out
 
 
@@ -363,31 +398,6 @@ def test_batch_and_sequence_sizes_are_not_frozen(name):
             with torch.no_grad():
                 ref = tm(x)
             assert rel(run(jm, jnp.asarray(x.numpy())), to_numpy(ref)) < 2e-5
-
-
-class BertClassifier(torch.nn.Module):
-    """A user's head on a Hugging Face encoder: fx traces it, export traces the encoder."""
-
-    def __init__(self):
-        super().__init__()
-        self.bert = _bert()
-        self.head = torch.nn.Linear(32, 3)
-
-    def forward(self, input_ids, attention_mask=None):
-        hidden = self.bert(input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.head(hidden[:, 0])
-
-
-CASES.append(Case("bert-classifier", BertClassifier, tokens(7), _bert_mask, long=True))
-CASES.append(
-    Case(
-        "bert-inputs_embeds",
-        _bert,
-        lambda n: (None, None, None, None, torch.randn(n, 7, 32)),  # input gradients
-        long=True,
-    )
-)
-BY_NAME.update({c.name: c for c in CASES})
 
 
 OPTIMIZERS = {
