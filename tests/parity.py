@@ -26,12 +26,12 @@ TOL = {
 TOL[jnp.dtype(jnp.bfloat16)] = dict(rtol=2e-2, atol=2e-2)
 
 
-# Gradients taken eagerly (op by op) as well as under jit. Eager outputs, jitted outputs and
-# jitted gradients are compared for every case; the eager gradient runs the same code under
-# JVP tracers (no concrete values, like jit) and costs a third of a table's time in small
-# compiles, so CI takes it for a sample of each table (the root conftest sets this per test:
-# the first case of each parametrized test and every eighth) and the long profile for all.
-EAGER_GRADS = True
+# Every case runs under jax.jit (output and gradients, one compiled program). The eager pass
+# (op by op: output, then gradients under JVP tracers) compiles every primitive of the case
+# on its own, a small program each; CI takes it for a sample of each table (the root
+# conftest sets this per test: the first case of each parametrized test and every eighth)
+# and the long profile for every case. A call with ``jit=False`` always runs eagerly.
+EAGER = True
 
 
 def to_torch(x: Any, requires_grad: bool = False) -> Any:
@@ -160,6 +160,7 @@ def check_function(
 
     dyn = [jargs[i] for i in grad_pos]
     jout = None
+    eager = eager and (EAGER or not jit)
     if eager:
         jout = call(*dyn)
         assert_close(jout, tout, what="eager output", **tol)
@@ -195,7 +196,7 @@ def check_function(
         return sum(_dot32(leaves[i], jnp.asarray(cots[i])) for i in diff_idx)
 
     grad_fn = jax.grad(loss, argnums=tuple(range(len(grad_pos))))
-    if eager and EAGER_GRADS:
+    if eager:
         jgrads = grad_fn(*dyn)
         assert_close(list(jgrads), list(tgrads), what="eager grad", **gtol)
     if jit:
@@ -297,6 +298,7 @@ def check_module(
                 assert_close(new.get_buffer(name), tbuf, what=f"{label} buffer {name}", **tol)
 
     jout = None
+    eager = eager and (EAGER or not jit)
     if eager:
         jout, new_model = run(params, *xs)
         check_outputs("eager", jout, new_model)
@@ -326,7 +328,7 @@ def check_module(
 
     grad_fn = jax.grad(loss, tuple(range(1 + len(xs))))
     # Under jit: one compiled program for the output, the buffers and the gradients.
-    results = [("eager", grad_fn(params, *xs))] if eager and EAGER_GRADS else []
+    results = [("eager", grad_fn(params, *xs))] if eager else []
     if jit:
         (out_jit, new_jit), g_jit = jax.jit(lambda p, *x: (run(p, *x), grad_fn(p, *x)))(params, *xs)
         check_outputs("jit", out_jit, new_jit)

@@ -846,8 +846,26 @@ CI_SAMPLES: tuple[tuple[str, int, bool, str], ...] = (
 
 def ci_entries() -> list[Entry]:
     """The entries of ``CI_SAMPLES``, in its order."""
-    by_id = {e.id: e for e in all_entries()}
-    return [by_id[entry_id] for entry_id, *_ in CI_SAMPLES]
+    return [entry(entry_id) for entry_id, *_ in CI_SAMPLES]
+
+
+def entry_ids(kind: str) -> list[str]:
+    """The ids the test modules parametrize over: every entry of ``kind`` ("F" or "nn") in
+    the long profile; in CI those of ``CI_SAMPLES``, named without loading torch's
+    databases (7 s of collection in every pytest process)."""
+    if profile() == "all":
+        return [e.id for e in all_entries() if e.kind == kind]
+    return [i for i, *_ in CI_SAMPLES if i.startswith("nn.") == (kind == "nn")]
+
+
+def entry(entry_id: str) -> Entry:
+    """The entry of that id (a KeyError names one torch's databases no longer have)."""
+    return _entries_by_id()[entry_id]
+
+
+@functools.cache
+def _entries_by_id() -> dict[str, Entry]:
+    return {e.id: e for e in all_entries()}
 
 
 def ci_indices(entry: Entry) -> list[int]:

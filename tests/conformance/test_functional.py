@@ -8,11 +8,9 @@ import pytest
 
 from . import _harness as H
 
-ENTRIES = [
-    e for e in (H.all_entries() if H.profile() == "all" else H.ci_entries()) if e.kind == "F"
-]
+ENTRY_IDS = H.entry_ids("F")
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.id)
-def test_functional(entry, record_property):
-    H.check_entry(entry, record_property)
+@pytest.mark.parametrize("entry_id", ENTRY_IDS)
+def test_functional(entry_id, record_property):
+    H.check_entry(H.entry(entry_id), record_property)

@@ -9,11 +9,9 @@ import pytest
 
 from . import _harness as H
 
-ENTRIES = [
-    e for e in (H.all_entries() if H.profile() == "all" else H.ci_entries()) if e.kind == "nn"
-]
+ENTRY_IDS = H.entry_ids("nn")
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.id)
-def test_module(entry, record_property):
-    H.check_entry(entry, record_property)
+@pytest.mark.parametrize("entry_id", ENTRY_IDS)
+def test_module(entry_id, record_property):
+    H.check_entry(H.entry(entry_id), record_property)

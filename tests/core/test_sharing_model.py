@@ -13,8 +13,8 @@ one SGD step must be too.
 Edits that behave differently on purpose (README "Where jaxnn does better": deleting from
 a named Sequential, insert/*= on one) are not drawn: every Sequential here is positional.
 
-CI runs a few dozen sequences (``CI_SEQUENCES``); the long profile (``pytest --long`` or
-``JAXNN_LONG=1``) runs thousands (``LONG_SEQUENCES``), a fresh random search each time.
+CI runs a few hundred fixed sequences (``CI_SEQUENCES``); the long profile (``pytest
+--long`` or ``JAXNN_LONG=1``) runs thousands (``LONG_SEQUENCES``), a fresh random search each time.
 """
 
 from __future__ import annotations
@@ -446,9 +446,9 @@ class Lockstep(RuleBasedStateMachine):
         assert len(jax.tree.leaves(stepped)) == len(jax.tree.leaves(self.j))
 
 
-# About 0.1 CPU-s a sequence once compiled (getrusage). CI runs 300 fixed (derandomized)
+# About 0.1 CPU-s a sequence once compiled (getrusage). CI runs 200 fixed (derandomized)
 # sequences; --long runs 3000 random ones.
-CI_SEQUENCES = 300
+CI_SEQUENCES = 200
 LONG_SEQUENCES = 3000
 
 

@@ -159,6 +159,10 @@ def test_port_from_torch_keeps_accuracy():
     assert r["back"] == pytest.approx(r["jax"], abs=1e-6)
 
 
+# Long profile: 46 CPU-s, most of it compiling each model op by op. CI checks every seed
+# model's twin against torch (tests/modules, tests/core), its printout (below) and the
+# seed 003 container operations.
+@pytest.mark.long
 def test_seed_models_run_and_train():
     results = seed_models.main(["--steps", "2"])
     assert len(results) == 12

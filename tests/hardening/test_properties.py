@@ -207,8 +207,14 @@ def test_interpolate(data, mode):
         kwargs["align_corners"] = data.draw(st.booleans(), label="align_corners")
     if mode != "area" and data.draw(st.booleans(), label="use scale_factor"):
         kwargs["scale_factor"] = data.draw(st.sampled_from([0.5, 1.5, 2.0, 3.0]))
-        if all(int(s * kwargs["scale_factor"]) < 1 for s in size_in):
-            kwargs["scale_factor"] = 2.0
+        if any(int(s * kwargs["scale_factor"]) < 1 for s in size_in):
+            # an empty output dimension: torch refuses it at the call, and so must jaxnn
+            msg = "sizes should be greater than 0"
+            with pytest.raises(RuntimeError, match=msg):
+                TF.interpolate(torch.from_numpy(x), **kwargs)
+            with pytest.raises(RuntimeError, match=msg):
+                JF.interpolate(jnp.asarray(x), **kwargs)
+            return
     else:
         kwargs["size"] = tuple(data.draw(st.integers(1, 6)) for _ in range(nd))
     _check(JF.interpolate, TF.interpolate, [x], kwargs)
@@ -330,4 +336,4 @@ def test_profiles_are_registered(name):
     settings.get_profile(name)  # raises InvalidArgument if the root conftest lost them
     if name == "ci":
         p = settings.get_profile("ci")
-        assert p.max_examples == 5 and p.deadline is None and p.derandomize
+        assert p.max_examples == 3 and p.deadline is None and p.derandomize
