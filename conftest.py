@@ -64,11 +64,11 @@ def _long_profile(config) -> bool:
 # - of the bad-input audit's tables (tests/hardening/test_audit_*.py::test_case), the first
 #   case of each function or module and every `_AUDIT_SAMPLE`th;
 # - of each source file's doctests, the first and every `_DOCTEST_SAMPLE`th;
-# - the hypothesis property tests draw 3 examples each (profile "ci"), 500 in the long one.
+# - the hypothesis property tests draw 2 examples each (profile "ci"), 500 in the long one.
 _EAGER_SAMPLE = 8
 _TABLE_SAMPLE = 5
-_AUDIT_SAMPLE = 3
-_DOCTEST_SAMPLE = 2
+_AUDIT_SAMPLE = 4
+_DOCTEST_SAMPLE = 3
 _SAMPLED_TABLES = {  # file under tests/ -> its parametrized parity tables costing >= 3 CPU-s
     "functional/test_activation.py": {"test_pointwise"},
     "functional/test_attention.py": {"test_sdpa", "test_multi_head_attention_forward"},
@@ -204,7 +204,7 @@ def x64():
 # deeper. Eager JAX compiles per shape, so no deadline.
 from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
-_hypothesis_settings.register_profile("ci", max_examples=3, deadline=None, derandomize=True)
+_hypothesis_settings.register_profile("ci", max_examples=2, deadline=None, derandomize=True)
 _hypothesis_settings.register_profile("long", max_examples=500, deadline=None)
 _hypothesis_settings.load_profile("ci")
 

@@ -1,4 +1,5 @@
-"""Same seed, same bits: parameters, losses and checkpoints across two fresh processes."""
+"""Same seed, same bits: parameters, losses and checkpoints across two fresh processes; and
+without a seed, the default global key stream builds the same model in both."""
 
 import hashlib
 import subprocess
@@ -10,6 +11,8 @@ SCRIPT = textwrap.dedent(
     import hashlib, sys
     import equinox as eqx, jax, jax.numpy as jnp, numpy as np, optax
     import jaxnn as nn, jaxnn.functional as F
+    unseeded = nn.Sequential(nn.Linear(5, 4), nn.Linear(4, 2))  # the default global stream
+    first = hashlib.sha256(b"".join(np.asarray(p).tobytes() for p in unseeded.parameters())).hexdigest()
     nn.manual_seed(123)
     model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Dropout(0.2), nn.Linear(4 * 6 * 6, 3))
     params, rest = eqx.partition(model, nn.trainable(model))
@@ -34,7 +37,7 @@ SCRIPT = textwrap.dedent(
     model = eqx.combine(params, rest)
     nn.save_checkpoint(sys.argv[1], model, state, step=4, key=jax.random.key(7))
     digest = hashlib.sha256(b"".join(np.asarray(v).tobytes() for v in model.state_dict().values())).hexdigest()
-    print(digest, " ".join(losses))
+    print(first, digest, " ".join(losses))
     """
 )
 
@@ -50,4 +53,4 @@ def test_two_processes_are_bit_identical(tmp_path):
         files.append(hashlib.sha256(path.read_bytes()).hexdigest())
     assert outs[0] == outs[1]
     assert files[0] == files[1]
-    assert len(outs[0].split()) == 5
+    assert len(outs[0].split()) == 6
