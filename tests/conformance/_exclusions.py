@@ -65,3 +65,22 @@ EXCLUSIONS: list[Exclusion] = [
         tolerance={"grad_rtol": 1e-7},
     ),
 ]
+
+
+def markdown() -> str:
+    """The table of EXCLUSIONS for docs/CONFORMANCE.md (a test keeps the two equal)."""
+    rows = [
+        "| entry | dtypes / modes | samples | kind | reason |",
+        "|---|---|---|---|---|",
+    ]
+    for e in EXCLUSIONS:
+        where = e.name + (f" ({e.variant})" if e.variant else "")
+        scope = "/".join(e.dtypes) + "".join(f" {m}" for m in e.modes if m)
+        if e.modes == ("", "train", "eval"):
+            scope = "/".join(e.dtypes)
+        which = "all" if e.index is None else ", ".join(map(str, e.index))
+        if e.when is not None:
+            which += f"; {e.when.__doc__ or 'a predicate'}"
+        kind = f"tolerance {e.tolerance}" if e.tolerance else "excluded"
+        rows.append(f"| `{where}` | {scope} | {which} | {kind} | {e.reason} |")
+    return "\n".join(rows) + "\n"

@@ -1,7 +1,8 @@
 """Run torch's whole sample database against jaxnn in worker processes, for a report.
 
     python -m tests.conformance.run --out /tmp/conformance [--jobs 2] [--only SUBSTR ...]
-                                    [--indices 3,61] [--repeat N] [--again K] [--timeout S]
+                                    [--ids FILE] [--indices 3,61] [--repeat N] [--again K]
+                                    [--timeout S] [--resume]
 
 ``pytest tests/conformance --long`` runs the same samples, in the same kind of worker
 process (``_worker.py``: a sample that kills the process is reported ``crashed`` with the
@@ -40,8 +41,16 @@ def _parent(args: argparse.Namespace) -> int:
     entries = sorted(H.all_entries(), key=lambda e: e.dtype != "float32")
     if args.only:
         entries = [e for e in entries if any(s in e.id for s in args.only)]
+    if args.ids:
+        wanted = set(Path(args.ids).read_text().split())
+        entries = [e for e in entries if e.id in wanted]
     if args.resume:
-        done = {r["entry"] for r in _records(out)}
+        # Entries a run completed are skipped; the samples of one it was stopped in are
+        # dropped from the results and run again.
+        done = set(_done(out))
+        for path in out.glob("results-*.jsonl"):
+            keep = [ln for ln in path.read_text().splitlines() if json.loads(ln)["entry"] in done]
+            path.write_text("".join(ln + "\n" for ln in keep))
         entries = [e for e in entries if e.id not in done]
     indices = [int(i) for i in args.indices.split(",")] if args.indices else None
     work = queue.Queue()
@@ -80,6 +89,10 @@ def _parent(args: argparse.Namespace) -> int:
                 except WorkerError as e:
                     # Every worker would repeat it (an import error, most likely).
                     fatal.append(str(e))
+                    return
+                with lock:
+                    with (out / "done.txt").open("a") as f:
+                        f.write(entry.id + "\n")
         finally:
             worker.close()
             results.close()
@@ -95,6 +108,11 @@ def _parent(args: argparse.Namespace) -> int:
         return 1
     print(summarise(out, time.time() - started))
     return 0
+
+
+def _done(out: Path) -> list[str]:
+    path = out / "done.txt"
+    return path.read_text().split() if path.exists() else []
 
 
 def _records(out: Path) -> list[dict]:
@@ -163,7 +181,7 @@ def main() -> int:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--out", required=True)
+    p.add_argument("--out")
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--only", nargs="*", help="entry ids containing any of these")
     p.add_argument("--repeat", type=int, default=1, help="run the selection N times")
@@ -173,12 +191,24 @@ def main() -> int:
         default=1,
         help="run each sample K times in a row in the same process, JAX's caches cleared",
     )
+    p.add_argument("--ids", help="a file of entry ids (one a line): only these entries")
     p.add_argument("--indices", default="", help="only these sample indices: 3,61")
     p.add_argument("--timeout", type=float, default=1800, help="seconds one sample may take")
     p.add_argument("--nice", type=int, default=10)
-    p.add_argument("--resume", action="store_true", help="skip entries already in results.jsonl")
+    p.add_argument("--resume", action="store_true", help="skip the entries --out has complete")
     p.add_argument("--summary", action="store_true", help="only rewrite summary.md")
+    p.add_argument(
+        "--exclusions", action="store_true", help="print the exclusions as docs' markdown table"
+    )
     args = p.parse_args()
+    if args.exclusions:
+        sys.path.insert(0, str(ROOT))
+        from tests.conformance._exclusions import markdown
+
+        print(markdown(), end="")
+        return 0
+    if not args.out:
+        p.error("--out is required")
     if args.summary:
         print(summarise(Path(args.out)))
         return 0
