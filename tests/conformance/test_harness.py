@@ -1,6 +1,8 @@
 """The conformance harness can fail: a wrong jaxnn function, gradient, module or random
 draw is caught, a missing name is reported as absent, and exclusions are held to account."""
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import pytest
@@ -137,3 +139,10 @@ def test_a_sample_that_kills_or_hangs_the_worker_fails_and_the_entry_resumes(mon
     assert [o.status for o in got] == ["crashed", "timeout", "passed"]
     assert "SIGSEGV" in got[0].message and "in _serve" in got[0].message  # faulthandler's
     assert "ran past 20 s" in got[1].message
+
+
+def test_docs_list_every_exclusion():
+    # docs/CONFORMANCE.md carries the table `python -m tests.conformance.run --exclusions`
+    # prints; an exclusion added without its documentation fails here.
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "CONFORMANCE.md").read_text()
+    assert _exclusions.markdown() in docs, "regenerate the table in docs/CONFORMANCE.md"
