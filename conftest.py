@@ -201,10 +201,14 @@ def x64():
 
 # Hypothesis profiles for the property tests (tests/hardening/test_properties.py): "ci" is
 # small and deterministic and loaded by default; `pytest --hypothesis-profile=long` searches
-# deeper. Eager JAX compiles per shape, so no deadline.
+# deeper. Eager JAX compiles per shape, so no deadline. The "ci" profile keeps no example
+# database, as CI's clean clone has none: a checkout's .hypothesis/ would replay old
+# examples before the derandomized ones.
 from hypothesis import settings as _hypothesis_settings  # noqa: E402
 
-_hypothesis_settings.register_profile("ci", max_examples=2, deadline=None, derandomize=True)
+_hypothesis_settings.register_profile(
+    "ci", max_examples=2, deadline=None, derandomize=True, database=None
+)
 _hypothesis_settings.register_profile("long", max_examples=500, deadline=None)
 _hypothesis_settings.load_profile("ci")
 

@@ -336,4 +336,4 @@ def test_profiles_are_registered(name):
     settings.get_profile(name)  # raises InvalidArgument if the root conftest lost them
     if name == "ci":
         p = settings.get_profile("ci")
-        assert p.max_examples == 2 and p.deadline is None and p.derandomize
+        assert p.max_examples == 2 and p.deadline is None and p.derandomize and p.database is None
