@@ -124,7 +124,9 @@ def _conv(n, name, input, weight, bias, stride, padding, dilation, groups):
             f"({_sizes(kernel)}). Kernel size can't be greater than actual input size; "
             f"use a larger input, more padding or a smaller kernel/dilation."
         )
-    how = _conv_cpu.choose(x.dtype, weight.shape[1], weight.shape[2:], groups, (1,) * n)
+    how = _conv_cpu.choose(
+        x.dtype, weight.shape[1], weight.shape[2:], groups, (1,) * n, x.shape[2:]
+    )
     return _conv_kernel(
         input, weight, bias, stride, tuple(pads), (1,) * n, dilation, groups, False, unbatched, how
     )

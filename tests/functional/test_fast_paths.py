@@ -53,6 +53,14 @@ def _conv_table():
     args = [randn(2, 3, 11, 10), randn(5, 3, 3, 3, seed=1), randn(5, seed=2)]
     kw = dict(stride=2, padding=(2, 1), dilation=2)
     cases.append(("conv-im2col-range", F.conv2d, TF.conv2d, args, kw))
+    # Feature maps no larger than the kernel (a ResNet's last stage on small images): im2col
+    # with a large reduction, by default on CPU; strided, and 1-d.
+    args = [randn(3, 12, 2, 3), randn(7, 12, 3, 3, seed=1), randn(7, seed=2)]
+    cases.append(("conv-small-map", F.conv2d, TF.conv2d, args, dict(padding=1)))
+    args = [randn(2, 10, 3, 2), randn(4, 10, 3, 3, seed=1), randn(4, seed=2)]
+    cases.append(("conv-small-map-strided", F.conv2d, TF.conv2d, args, dict(stride=2, padding=1)))
+    args = [randn(2, 9, 3), randn(5, 9, 3, seed=1), randn(5, seed=2)]
+    cases.append(("conv-small-map-1d", F.conv1d, TF.conv1d, args, dict(padding=2, dilation=2)))
     return cases
 
 
@@ -321,6 +329,10 @@ def test_default_dispatch():
     assert c(jnp.float32, 16, (3, 3), 1, (1, 1)) == ("channels_last" if cpu else "lax")
     assert c(jnp.float32, 1, (3, 3), 2, (1, 1)) == ("channels_last" if cpu else "lax")
     assert c(jnp.int32, 16, (3, 3), 1, (1, 1)) == "lax"
+    # a feature map no larger than the kernel: im2col whatever the reduction
+    assert c(jnp.float32, 512, (3, 3), 1, (1, 1), (2, 2)) == ("im2col" if cpu else "lax")
+    assert c(jnp.float32, 512, (3, 3), 1, (1, 1), (3, 4)) == ("channels_last" if cpu else "lax")
+    assert c(jnp.float32, 512, (3, 3), 2, (1, 1), (2, 2)) == ("channels_last" if cpu else "lax")
     assert _pooling_cpu.choose(jnp.float32, (2, 2)) == ("views" if cpu else "lax")
     assert _pooling_cpu.choose(jnp.float32, (100, 100)) == "lax"
 
