@@ -136,9 +136,9 @@ def _sampled_out(items) -> dict[str, list]:
     for key, cases in by_test.items():
         what = key[0]
         every = {"table": _TABLE_SAMPLE, "audit": _AUDIT_SAMPLE, "doctest": _DOCTEST_SAMPLE}[what]
+        by_position = what == "doctest" or key[1:] in _SAMPLED_BY_POSITION
         kinds: set[str] = set()
         for i, item in enumerate(cases):
-            by_position = what == "doctest" or key[1:] in _SAMPLED_BY_POSITION
             kind = "" if by_position else item.callspec.id.split("-")[0]
             if kind not in kinds or i % every == 0:
                 kinds.add(kind)

@@ -225,11 +225,10 @@ def _serve() -> None:
         channel.write(json.dumps(msg) + "\n")
 
     crash_at, hang_at = os.environ.get(CRASH_ENV), os.environ.get(HANG_ENV)
-    by_id = {e.id: e for e in H.all_entries()}
     exclusion_index = {id(e): k for k, e in enumerate(H.EXCLUSIONS)}
     for line in sys.stdin:
         req = json.loads(line)
-        entry = by_id[req["entry"]]
+        entry = H.entry(req["entry"])
         indices = req["indices"]
         got = H.samples(entry, None if indices is None else max(indices, default=-1) + 1)
         if indices is not None and req["clip"]:

@@ -14,15 +14,10 @@ from . import _exclusions, _worker
 from . import _harness as H
 
 
-def _entry(entry_id):
-    (entry,) = [e for e in H.all_entries() if e.id == entry_id]
-    return entry
-
-
 def _run(entry_id, index=0):
     # Under jax.jit only: what these tests check does not depend on the mode, and the CI
     # samples run eagerly too.
-    entry = _entry(entry_id)
+    entry = H.entry(entry_id)
     return H.run_sample(entry, index, H.samples(entry, index + 1)[index], eager=False)
 
 
@@ -30,10 +25,12 @@ def test_ci_samples_exist_in_torchs_database():
     entries = H.ci_entries()  # a KeyError names an entry torch no longer has
     assert len({e.id for e in entries}) == len(H.CI_SAMPLES), "one row per entry"
     assert {e.kind for e in entries} == {"F", "nn"}
+    # entry_ids sorts CI's ids by prefix, without the databases: the prefix is the kind
+    assert all(e.id.startswith("nn.") == (e.kind == "nn") for e in H.all_entries())
     assert all(reason for *_, reason in H.CI_SAMPLES)
     assert H.ci_indices(entries[0]) == [0]
     with pytest.raises(AssertionError, match="has 3 samples; asked for"):
-        list(H.run_entry(_entry("F.softsign-float32"), [3]))
+        list(H.run_entry(H.entry("F.softsign-float32"), [3]))
 
 
 def test_a_correct_function_passes():
@@ -73,7 +70,7 @@ def test_unscaled_dropout_fails_by_distribution(monkeypatch):
 
     monkeypatch.setattr(JF, "dropout", dropout)
     monkeypatch.setattr(H._random, "DRAWS", 50)  # plenty for a factor of 2, and cheaper
-    entry = _entry("F.dropout-float32")
+    entry = H.entry("F.dropout-float32")
     got = H.samples(entry)
     (index,) = [
         i
@@ -103,7 +100,7 @@ def test_exclusions_are_held_to_account(monkeypatch):
     monkeypatch.setattr(H, "EXCLUSIONS", [wrong])  # a passing sample: a stale exclusion
     outcome = _run("F.softsign-float32")
     assert outcome.status == "failed" and "stale exclusion" in outcome.message
-    assert H.unmatched_exclusions(_entry("F.softsign-float32"), [outcome]) == [wrong]
+    assert H.unmatched_exclusions(H.entry("F.softsign-float32"), [outcome]) == [wrong]
 
 
 def test_a_tolerance_entry_widens_only_where_needed(monkeypatch):
@@ -116,7 +113,7 @@ def test_a_tolerance_entry_widens_only_where_needed(monkeypatch):
 
 
 def test_exclusions_match_by_index_and_predicate():
-    entry = _entry("F.softsign-float32")
+    entry = H.entry("F.softsign-float32")
     sample = H.samples(entry, 1)[0]
     by_index = _exclusions.Exclusion("nn.functional.softsign", "r", index=(0,))
     by_when = _exclusions.Exclusion("nn.functional.softsign", "r", when=lambda s: s.input.ndim == 2)
@@ -133,7 +130,7 @@ def test_a_sample_that_kills_or_hangs_the_worker_fails_and_the_entry_resumes(mon
     monkeypatch.setenv(_worker.HANG_ENV, "F.softsign-float32[1]")
     worker = _worker.Worker(timeout=20)
     try:
-        got = list(worker.run(_entry("F.softsign-float32")))
+        got = list(worker.run(H.entry("F.softsign-float32")))
     finally:
         worker.close()
     assert [o.status for o in got] == ["crashed", "timeout", "passed"]

@@ -1,6 +1,5 @@
 """jaxnn.Module against torch.nn.Module: introspection, state_dict, modes, guards, state."""
 
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -350,10 +349,6 @@ def test_manual_seed_and_key_none():
         nn.Linear(3, 3, key=7)
     with pytest.raises(TypeError, match="manual_seed"):
         nn.manual_seed("1")
-
-
-# Two fresh processes build identical models without a seed: tests/hardening/test_determinism.py
-# (one pair of child processes checks that and the seeded training run).
 
 
 class RandomShift(nn.Module):

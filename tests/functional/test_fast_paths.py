@@ -337,6 +337,13 @@ def test_default_dispatch():
     assert _pooling_cpu.choose(jnp.float32, (100, 100)) == "lax"
 
 
+def test_small_feature_map_by_default_matches_torch():
+    """A 3x3 convolution on 2x2 maps (a ResNet's last stage on small images) as a user calls
+    it, with the backend's own choice (im2col on CPU): torch's output and gradients."""
+    x, w, b = randn(3, 40, 2, 2), randn(8, 40, 3, 3, seed=1), randn(8, seed=2)
+    check_function(F.conv2d, TF.conv2d, [x, w, b], dict(padding=1))
+
+
 def test_env_opt_out(monkeypatch):
     monkeypatch.setenv("JAXNN_CPU_FAST_PATHS", "0")
     assert _conv_cpu.choose(jnp.float32, 16, (3, 3), 1, (1, 1)) == "lax"
