@@ -6,8 +6,10 @@ different seeds and jaxnn (``jax.vmap`` over as many keys, under ``jax.jit``) wi
 many keys; for every element of the output and of every input gradient (one fixed random
 cotangent pulled back), the two sample means and the two sample variances must agree
 within a z-score of ``Z`` (standard errors estimated from the draws), one element at a
-time and summed over all elements (a chi-square test, which catches a small bias shared by
-many elements, such as a missing ``1/(1-p)``). One eager draw must equal the jitted draw
+time, and summed over all elements (which catches a small bias shared by many elements,
+such as a missing ``1/(1-p)``): the sum of squared z-scores must lie within ``Z`` standard
+deviations of its values for the pooled draws split at random (elements under one dropout
+mask are correlated, so a chi-square's spread would be too narrow). One eager draw must equal the jitted draw
 for the same key. Elements with no variance on either side (dropout with p=0, rrelu's
 positive side) must agree to the usual tolerance.
 """
@@ -26,6 +28,7 @@ from ..parity import _leaves, assert_close, to_numpy
 
 DRAWS = 200
 Z = 6.0
+RELABELLINGS = 40  # random splits of the pooled draws: the summed test's null distribution
 
 
 def _float_leaves(out: Any) -> list:
@@ -80,8 +83,7 @@ def _compare(what: str, jd: np.ndarray, td: np.ndarray, tol: dict) -> None:
             f"{what}: {label} differs where neither library varies: max "
             f"{diff[fixed].max():.3g} (jaxnn {jm[fixed].ravel()[:4]}, torch {tm[fixed].ravel()[:4]})"
         )
-        se = np.sqrt((jx.var(0, ddof=1) + tx.var(0, ddof=1)) / DRAWS)[~fixed]
-        z = np.where(diff[~fixed] <= floor[~fixed], 0.0, diff[~fixed] / np.maximum(se, 1e-300))
+        z = _z_scores(jx[:, ~fixed], tx[:, ~fixed], floor[~fixed])
         if not z.size:
             continue
         worst = int(np.argmax(z))
@@ -90,11 +92,39 @@ def _compare(what: str, jd: np.ndarray, td: np.ndarray, tol: dict) -> None:
             f"(jaxnn {jm[~fixed].ravel()[worst]:.5g}, torch {tm[~fixed].ravel()[worst]:.5g}, "
             f"{DRAWS} draws each)"
         )
-        chi = (np.sum(z**2) - z.size) / np.sqrt(2 * z.size)
-        assert chi < Z, (
-            f"{what}: {label}s differ from torch's over all {z.size} elements: chi-square "
-            f"{chi:.1f} standard deviations above chance ({DRAWS} draws each)"
+        null = _relabelled(jx[:, ~fixed], tx[:, ~fixed], floor[~fixed])
+        spread = max(null.std(ddof=1), 1e-12 * max(null.mean(), 1.0))
+        excess = (np.sum(z**2) - null.mean()) / spread
+        assert excess < Z, (
+            f"{what}: {label}s differ from torch's over all {z.size} elements: the sum of "
+            f"squared z-scores is {excess:.1f} standard deviations above its value for the "
+            f"same draws relabelled ({RELABELLINGS} random splits; {DRAWS} draws each)"
         )
+
+
+def _z_scores(a: np.ndarray, b: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Per element, |mean(a) - mean(b)| in standard errors (0 within ``floor``)."""
+    diff = np.abs(a.mean(0) - b.mean(0))
+    se = np.sqrt((a.var(0, ddof=1) + b.var(0, ddof=1)) / len(a))
+    return np.where(diff <= floor, 0.0, diff / np.maximum(se, 1e-300))
+
+
+def _relabelled(jx: np.ndarray, tx: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """The sum of squared z-scores for random splits of the pooled draws into two groups
+    of ``DRAWS``: its distribution when both libraries draw from the same distribution.
+    A chi-square with one degree of freedom per element holds only for independent
+    elements; a row of attention outputs under one dropout mask moves together, and torch
+    against itself then spreads 2.5x wider than the chi-square (issue #16's long run:
+    scaled_dot_product_attention's sample 6, float64, failed at 8.9 "standard
+    deviations" for one key set and passed for four others)."""
+    pooled = np.concatenate([jx, tx])
+    rng = np.random.default_rng(0)
+    sums = []
+    for _ in range(RELABELLINGS):
+        order = rng.permutation(len(pooled))
+        a, b = pooled[order[: len(jx)]], pooled[order[len(jx) :]]
+        sums.append(np.sum(_z_scores(a, b, floor) ** 2))
+    return np.asarray(sums)
 
 
 def check(

@@ -5,12 +5,13 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 import jaxnn
 import jaxnn.functional as JF
 
-from . import _exclusions, _worker
+from . import _exclusions, _random, _worker
 from . import _harness as H
 
 
@@ -81,6 +82,22 @@ def test_unscaled_dropout_fails_by_distribution(monkeypatch):
     assert outcome.status == "failed" and "standard" in outcome.message, outcome.message
     monkeypatch.setattr(JF, "dropout", real)
     assert H.run_sample(entry, index, got[index], eager=False).status == "passed"
+
+
+def test_distribution_test_allows_for_correlated_elements():
+    """Elements that move together (a row of attention outputs under one dropout mask):
+    two sets of draws from one distribution pass, although the sum of squared z-scores is
+    9.5 standard deviations above a chi-square's mean for this seed; a small bias shared
+    by every element of independent draws (2 standard errors each) is still caught."""
+    rng = np.random.default_rng(2)
+    tol = dict(atol=1e-7, rtol=1e-7)
+    scale = np.linspace(1, 2, 8)
+    same = [rng.standard_normal((_random.DRAWS, 12, 1)) * scale for _ in range(2)]
+    _random._compare("output 0", *same, tol)
+    jd, td = (rng.standard_normal((_random.DRAWS, 12, 8)) for _ in range(2))
+    _random._compare("output 0", jd, td, tol)
+    with pytest.raises(AssertionError, match="sum of squared z-scores"):
+        _random._compare("output 0", jd + 2 * np.sqrt(2 / _random.DRAWS), td, tol)
 
 
 def test_a_missing_name_is_absent(monkeypatch):
