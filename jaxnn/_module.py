@@ -285,6 +285,16 @@ class Module(eqx.Module, metaclass=_ModuleMeta):
         _edit.created(self)
         return self
 
+    def __setstate__(self, state: Any) -> None:
+        # ``copy.copy``, ``copy.deepcopy`` and unpickling fill a new module here: note it, so
+        # that ``nn.init.zeros_(clone.weight)`` and ``requires_grad`` reach the copy (a
+        # shallow copy shares its arrays with the original, and both change, as in torch).
+        dict_state, slots = state if isinstance(state, tuple) else (state, None)
+        self.__dict__.update(dict_state or {})
+        for name, value in (slots or {}).items():
+            object.__setattr__(self, name, value)
+        _inplace.mark(self)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # ``super().__init__()`` in a torch-style subclass lands here and does nothing.
         if args or kwargs:

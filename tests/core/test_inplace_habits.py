@@ -6,6 +6,7 @@
 * annotated class attributes (``expansion: int = 1``) read back on the class.
 """
 
+import copy
 import math
 
 import equinox as eqx
@@ -161,6 +162,30 @@ def test_init_writes_every_holder_of_a_tied_array():
     nn.init.eye_(seq[0].weight)
     assert seq[0].weight is seq[1].weight
     np.testing.assert_array_equal(np.asarray(seq[1].weight), np.eye(4))
+
+
+@pytest.mark.parametrize("how", ["copy", "deepcopy"])
+def test_in_place_habits_on_a_copy_as_torch(how):
+    """``copy.copy`` shares the parameters (a write through either shows in both);
+    ``copy.deepcopy`` makes new ones (the EMA / target-network habit): init and
+    requires_grad through the copy's attribute change what they change in torch."""
+    results = []
+    for lib in (tnn, nn):
+        model = lib.Linear(3, 2)
+        clone = getattr(copy, how)(model)
+        lib.init.zeros_(clone.weight)
+        clone.bias.requires_grad = False
+        results.append(
+            [
+                float(abs(np.asarray(m.weight.detach() if lib is tnn else m.weight)).sum()) == 0
+                for m in (model, clone)
+            ]
+            + [m.bias.requires_grad for m in (model, clone)]
+        )
+    assert results[1] == results[0], results
+    assert results[0] == (
+        [True, True, False, False] if how == "copy" else [False, True, True, False]
+    )
 
 
 def test_a_construction_that_raised_leaves_nothing_behind():
