@@ -13,10 +13,13 @@ field that holds that array object (tied weights hold one object twice). ``holde
 them through weak back-references that the array keeps in its ``__dict__`` (``ArrayImpl``
 has one; pickling and copying drop it): a module notes its arrays when it is built, edited
 in place (``check_mutable`` marks it), or walked by ``modules()``/``parameters()``/
-``apply()``, which are how torch code reaches the parameters it initialises. A forward pass
-never registers anything. A module made by a JAX transformation or ``eqx.combine`` that
-was never walked is not found: ``init`` then raises where torch would have filled in place
-(``jaxnn/init.py``), and ``requires_grad`` raises, never a silent no-op.
+``apply()``, which are how torch code reaches the parameters it initialises, or made by
+``copy.copy``/``copy.deepcopy``/unpickling (``Module.__setstate__``). A forward pass never
+registers anything. A module made by a JAX transformation or ``eqx.combine`` that was never
+walked is not found: ``init`` then raises where torch would have filled in place
+(``jaxnn/init.py``), and ``requires_grad`` raises, never a silent no-op; but where it holds
+the same array objects as a known module (``jax.tree.map(lambda x: x, model)``), the write
+reaches the known module only (README, "in place").
 
 The second part keeps jax's compiled programs from outliving an in-place edit of a module
 that jax holds in a cache (a ``static_argnums`` argument, ``jax.jit(model)``).
