@@ -9,8 +9,8 @@ within a z-score of ``Z`` (standard errors estimated from the draws), one elemen
 time, and summed over all elements (which catches a small bias shared by many elements,
 such as a missing ``1/(1-p)``): the sum of squared z-scores must lie within ``Z`` standard
 deviations of its values for the pooled draws split at random (elements under one dropout
-mask are correlated, so a chi-square's spread would be too narrow). One eager draw must equal the jitted draw
-for the same key. Elements with no variance on either side (dropout with p=0, rrelu's
+mask are correlated, so a chi-square's spread would be too narrow). One eager draw must
+equal the jitted draw for the same key. Elements with no variance on either side (dropout with p=0, rrelu's
 positive side) must agree to the usual tolerance.
 """
 

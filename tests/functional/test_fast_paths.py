@@ -343,6 +343,42 @@ def test_strided_small_output_input_gradient_stays_canonical():
     assert all("dim_labels=b01f_01io->b01f" in c for c in convs), convs
 
 
+# (formulation, stride): does the input gradient keep torch's pattern of non-finite values?
+_INF_WEIGHT = [
+    pytest.param("lax", 1, marks=pytest.mark.xfail(strict=True, reason="0 * inf in padding")),
+    pytest.param("channels_last", 1, marks=pytest.mark.xfail(strict=True, reason="0 * inf")),
+    ("im2col", 1),
+    ("lax", 2),
+    pytest.param("channels_last", 2, marks=pytest.mark.xfail(strict=True, reason="0 * inf")),
+    ("im2col", 2),
+]
+
+
+@pytest.mark.parametrize("form,stride", _INF_WEIGHT)
+def test_input_gradient_through_an_infinite_weight(form, stride):
+    """torch's input gradient through an infinite weight is +-inf where that weight reaches
+    and finite elsewhere. A known difference (not fixed): where the input gradient is a
+    padded unit-stride convolution (JAX's transpose of a stride-1 one, and the phases of a
+    strided one whose output is no larger than the kernel), the padding's zeros meet the
+    weight and give NaN (0 * inf) at 2-16 elements of these 5x5 inputs; im2col's gradient
+    (a matmul and added slices) and XLA's rewrite of the input-dilated gradient do not.
+    Strict: a fix turns these into passes, and the marks must go."""
+    x = randn(1, 2, 5, 5)
+    w = randn(2, 2, 3, 3, seed=1)
+    w[0, 0, 1, 2] = np.inf
+    g = randn(1, 2, 5 if stride == 1 else 2, 5 if stride == 1 else 2, seed=2)
+    pad = 1 if stride == 1 else 0
+    tx = to_torch(x, requires_grad=True)
+    TF.conv2d(tx, to_torch(w), stride=stride, padding=pad).backward(to_torch(g))
+    with _conv_cpu.force_formulation(form):
+        _, vjp = jax.vjp(lambda v: F.conv2d(v, jnp.asarray(w), stride=stride, padding=pad), x)
+        (dx,) = vjp(jnp.asarray(g))
+    expected = to_numpy(tx.grad)
+    assert np.isinf(expected).any() and not np.isnan(expected).any()
+    np.testing.assert_array_equal(np.isnan(np.asarray(dx)), np.isnan(expected))
+    np.testing.assert_array_equal(np.isinf(np.asarray(dx)), np.isinf(expected))
+
+
 def test_default_dispatch():
     """CPU: im2col for tiny reductions, channels-last otherwise, views for pooling; the
     environment opt-out and other backends keep lax."""
